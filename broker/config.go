@@ -1,0 +1,55 @@
+package broker
+
+import "time"
+
+// Config is a broker's configuration, read from a Kafka server.properties file
+// (Kafka's own keys) by ParseProperties. Defaults mirror Kafka 2.4.
+type Config struct {
+	BrokerID int32 // broker.id
+
+	// Listeners and AdvertisedListeners are "NAME://host:port" entries.
+	// Only PLAINTEXT is supported for now.
+	Listeners           []Endpoint // listeners, default PLAINTEXT://:9092
+	AdvertisedListeners []Endpoint // advertised.listeners, default = listeners (empty host -> hostname)
+	// ListenerSecurityProtocolMap maps listener name to protocol (listener.security.protocol.map).
+	ListenerSecurityProtocolMap map[string]string
+	Rack                        string // broker.rack
+
+	LogDirs []string // log.dirs (or log.dir), default /tmp/kafka-logs
+
+	ZooKeeperConnect           string        // zookeeper.connect, "host:port[,host:port][/chroot]"
+	ZooKeeperSessionTimeout    time.Duration // zookeeper.session.timeout.ms, default 6000
+	ZooKeeperConnectionTimeout time.Duration // zookeeper.connection.timeout.ms, default = session timeout
+
+	NumPartitions            int32 // num.partitions, default 1
+	DefaultReplicationFactor int16 // default.replication.factor, default 1
+	AutoCreateTopicsEnable   bool  // auto.create.topics.enable, default true
+	DeleteTopicEnable        bool  // delete.topic.enable, default true
+
+	LogSegmentBytes          int64         // log.segment.bytes, default 1073741824
+	LogRollTime              time.Duration // log.roll.ms / log.roll.hours, default 168h
+	LogIndexSizeMaxBytes     int32         // log.index.size.max.bytes, default 10485760
+	LogIndexIntervalBytes    int32         // log.index.interval.bytes, default 4096
+	LogRetentionTime         time.Duration // log.retention.ms/minutes/hours, default 168h
+	LogRetentionBytes        int64         // log.retention.bytes, default -1
+	LogFlushIntervalMessages int64         // log.flush.interval.messages, default math.MaxInt64
+	LogFlushInterval         time.Duration // log.flush.interval.ms, default 0 = unset
+
+	MessageMaxBytes             int32 // message.max.bytes, default 1000012
+	SocketRequestMaxBytes       int32 // socket.request.max.bytes, default 104857600
+	MinInsyncReplicas           int16 // min.insync.replicas, default 1
+	UncleanLeaderElectionEnable bool  // unclean.leader.election.enable, default false
+
+	ControlledShutdownEnable bool // controlled.shutdown.enable, default true
+
+	// Unknown lists keys present in the file that zkafka does not know; the
+	// caller logs a warning for each.
+	Unknown []string
+}
+
+// Endpoint is one listener: NAME://host:port.
+type Endpoint struct {
+	Name string // listener name, e.g. PLAINTEXT
+	Host string // may be empty (all interfaces) for listeners
+	Port int32
+}

@@ -1,0 +1,105 @@
+package logstore
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Kafka 2.4 defaults (KafkaConfig Defaults / LogConfig).
+const (
+	DefaultSegmentBytes          int64 = 1 << 30          // log.segment.bytes
+	DefaultRollTime                    = 168 * time.Hour  // log.roll.hours
+	DefaultIndexMaxBytes         int32 = 10 << 20         // log.index.size.max.bytes
+	DefaultIndexIntervalBytes    int32 = 4096             // log.index.interval.bytes
+	DefaultMaxMessageBytes       int32 = 1000012          // message.max.bytes
+	DefaultFlushIntervalMessages int64 = math.MaxInt64    // log.flush.interval.messages
+	DefaultFileDeleteDelay             = 60 * time.Second // log.segment.delete.delay.ms
+)
+
+// Config holds the per-log settings. A zero field means "Kafka's default";
+// EnsureDefaults fills them in. Topic-level overrides are passed as a whole
+// Config to Manager.GetOrCreate or Log.SetConfig.
+type Config struct {
+	// SegmentBytes: roll the active segment when appending would make it
+	// larger than this (segment.bytes). Minimum 14 (one batch header).
+	SegmentBytes int64
+	// RollTime: roll when the active segment is older than this (segment.ms),
+	// measured from the first batch's maxTimestamp, or the segment's creation
+	// time when that is unset; Kafka's jitter is not applied.
+	RollTime time.Duration
+	// IndexMaxBytes: size each .index/.timeindex file is preallocated to
+	// (segment.index.bytes); rounded down to a multiple of the entry size.
+	IndexMaxBytes int32
+	// IndexIntervalBytes: add an index entry once more than this many bytes
+	// were appended since the last entry (index.interval.bytes).
+	IndexIntervalBytes int32
+	// MaxMessageBytes: largest batch accepted by Append (max.message.bytes).
+	MaxMessageBytes int32
+	// FlushIntervalMessages: fsync once this many messages are unflushed
+	// (flush.messages); 1 = fsync before every Append returns.
+	FlushIntervalMessages int64
+	// FlushInterval: fsync when the last flush is older than this (flush.ms),
+	// checked on append; 0 = unset (rely on the OS and replication).
+	FlushInterval time.Duration
+	// FileDeleteDelay: how long a deleted partition directory is kept before
+	// removal (file.delete.delay.ms).
+	FileDeleteDelay time.Duration
+}
+
+// DefaultConfig returns a Config holding Kafka 2.4's defaults.
+func DefaultConfig() Config {
+	var c Config
+	c.EnsureDefaults()
+	return c
+}
+
+// EnsureDefaults replaces zero fields with Kafka's defaults.
+func (c *Config) EnsureDefaults() {
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.RollTime == 0 {
+		c.RollTime = DefaultRollTime
+	}
+	if c.IndexMaxBytes == 0 {
+		c.IndexMaxBytes = DefaultIndexMaxBytes
+	}
+	if c.IndexIntervalBytes == 0 {
+		c.IndexIntervalBytes = DefaultIndexIntervalBytes
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.FlushIntervalMessages == 0 {
+		c.FlushIntervalMessages = DefaultFlushIntervalMessages
+	}
+	if c.FileDeleteDelay == 0 {
+		c.FileDeleteDelay = DefaultFileDeleteDelay
+	}
+}
+
+// Validate reports the first out-of-range value, wrapping ErrInvalidConfig.
+// Call it after EnsureDefaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.SegmentBytes < batchHeaderSize || c.SegmentBytes > math.MaxInt32:
+		// positions in .index are int32: a segment can not exceed 2 GiB.
+		return fmt.Errorf("%w: SegmentBytes %d not in [%d, %d]", ErrInvalidConfig, c.SegmentBytes, batchHeaderSize, math.MaxInt32)
+	case c.RollTime <= 0:
+		return fmt.Errorf("%w: RollTime %v must be positive", ErrInvalidConfig, c.RollTime)
+	case c.IndexMaxBytes < 4*timeIndexEntrySize:
+		return fmt.Errorf("%w: IndexMaxBytes %d smaller than %d", ErrInvalidConfig, c.IndexMaxBytes, 4*timeIndexEntrySize)
+	case c.IndexIntervalBytes < 0:
+		return fmt.Errorf("%w: IndexIntervalBytes %d negative", ErrInvalidConfig, c.IndexIntervalBytes)
+	case c.MaxMessageBytes < batchHeaderSize:
+		return fmt.Errorf("%w: MaxMessageBytes %d smaller than a batch header", ErrInvalidConfig, c.MaxMessageBytes)
+	case c.FlushIntervalMessages < 1:
+		return fmt.Errorf("%w: FlushIntervalMessages %d must be >= 1", ErrInvalidConfig, c.FlushIntervalMessages)
+	case c.FlushInterval < 0:
+		return fmt.Errorf("%w: FlushInterval %v negative", ErrInvalidConfig, c.FlushInterval)
+	case c.FileDeleteDelay < 0:
+		return fmt.Errorf("%w: FileDeleteDelay %v negative", ErrInvalidConfig, c.FileDeleteDelay)
+	}
+	return nil
+}

@@ -5,7 +5,10 @@ import "time"
 // Config is a broker's configuration, read from a Kafka server.properties file
 // (Kafka's own keys) by ParseProperties. Defaults mirror Kafka 2.4.
 type Config struct {
-	BrokerID int32 // broker.id
+	BrokerID int32 // broker.id; -1 (Kafka's default) = generate one in ZooKeeper
+
+	BrokerIDGenerationEnable bool  // broker.id.generation.enable, default true
+	ReservedBrokerMaxID      int32 // reserved.broker.max.id, default 1000; generated ids start above it
 
 	// Listeners and AdvertisedListeners are "NAME://host:port" entries.
 	// Only PLAINTEXT is supported for now.
@@ -13,7 +16,10 @@ type Config struct {
 	AdvertisedListeners []Endpoint // advertised.listeners, default = listeners (empty host -> hostname)
 	// ListenerSecurityProtocolMap maps listener name to protocol (listener.security.protocol.map).
 	ListenerSecurityProtocolMap map[string]string
-	Rack                        string // broker.rack
+	// InterBrokerListenerName is inter.broker.listener.name; "" = the
+	// PLAINTEXT listener (security.inter.broker.protocol's default).
+	InterBrokerListenerName string
+	Rack                    string // broker.rack
 
 	LogDirs []string // log.dirs (or log.dir), default /tmp/kafka-logs
 
@@ -30,7 +36,7 @@ type Config struct {
 	LogRollTime              time.Duration // log.roll.ms / log.roll.hours, default 168h
 	LogIndexSizeMaxBytes     int32         // log.index.size.max.bytes, default 10485760
 	LogIndexIntervalBytes    int32         // log.index.interval.bytes, default 4096
-	LogRetentionTime         time.Duration // log.retention.ms/minutes/hours, default 168h
+	LogRetentionTime         time.Duration // log.retention.ms/minutes/hours, default 168h; -1 = no time limit
 	LogRetentionBytes        int64         // log.retention.bytes, default -1
 	LogFlushIntervalMessages int64         // log.flush.interval.messages, default math.MaxInt64
 	LogFlushInterval         time.Duration // log.flush.interval.ms, default 0 = unset
@@ -41,6 +47,14 @@ type Config struct {
 	UncleanLeaderElectionEnable bool  // unclean.leader.election.enable, default false
 
 	ControlledShutdownEnable bool // controlled.shutdown.enable, default true
+
+	LogRetentionCheckInterval     time.Duration // log.retention.check.interval.ms, default 300000
+	SocketSendBufferBytes         int32         // socket.send.buffer.bytes, default 102400; -1 = OS default
+	SocketReceiveBufferBytes      int32         // socket.receive.buffer.bytes, default 102400; -1 = OS default
+	ReplicaLagTimeMax             time.Duration // replica.lag.time.max.ms, default 10000
+	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor, default 3 (shipped file: 1)
+	OffsetsTopicNumPartitions     int32         // offsets.topic.num.partitions, default 50
+	GroupInitialRebalanceDelay    time.Duration // group.initial.rebalance.delay.ms, default 3000 (shipped file: 0)
 
 	// Unknown lists keys present in the file that zkafka does not know; the
 	// caller logs a warning for each.

@@ -200,7 +200,7 @@ func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool,
 		return info, false, fmt.Errorf("%w: offset overflow", ErrInvalidRecord)
 	}
 	seg := l.active()
-	if l.shouldRoll(seg, int64(len(records)), next-1) {
+	if l.shouldRoll(seg, int64(len(records)), next-1, info.MaxTimestamp) {
 		var err error
 		if seg, err = l.roll(); err != nil {
 			return info, false, err
@@ -223,19 +223,22 @@ func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool,
 }
 
 // shouldRoll applies Kafka's roll conditions for appending size bytes whose
-// last offset is lastOffset.
-func (l *Log) shouldRoll(s *segment, size, lastOffset int64) bool {
+// last offset is lastOffset and max timestamp maxTs. Like Kafka's
+// LogSegment.timeWaitedForRoll, the segment's age is maxTs minus the first
+// batch's timestamp when both are known, else the wall-clock time since the
+// segment was created (or opened).
+func (l *Log) shouldRoll(s *segment, size, lastOffset, maxTs int64) bool {
 	if s.size.Load() == 0 {
 		return false
 	}
 	if s.size.Load()+size > l.cfg.SegmentBytes || s.indexFull() || lastOffset-s.base > math.MaxInt32 {
 		return true
 	}
-	basis := s.created.UnixMilli()
-	if s.rollTs >= 0 {
-		basis = s.rollTs
+	age := l.now().Sub(s.created).Milliseconds()
+	if s.rollTs >= 0 && maxTs >= 0 {
+		age = maxTs - s.rollTs
 	}
-	return l.now().UnixMilli()-basis > l.cfg.RollTime.Milliseconds()
+	return age > l.cfg.RollTime.Milliseconds()
 }
 
 // roll starts a new active segment at LogEndOffset; the old one is sealed

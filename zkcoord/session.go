@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path"
 	"strings"
 	"sync"
@@ -159,6 +160,12 @@ func validatePath(p string) error {
 // ctx only: pass a ctx with a deadline, e.g. zookeeper.connection.timeout.ms)
 // and creates the chroot (persistent, no data) if it is missing.
 func Connect(ctx context.Context, connect string, sessionTimeout time.Duration, log logrus.FieldLogger) (*Session, error) {
+	return connect0(ctx, connect, sessionTimeout, log, nil)
+}
+
+// connect0 is Connect with an optional dialer (tests use it to observe the
+// session handshake).
+func connect0(ctx context.Context, connect string, sessionTimeout time.Duration, log logrus.FieldLogger, dialer zk.Dialer) (*Session, error) {
 	servers, chroot, err := ParseConnectString(connect)
 	if err != nil {
 		return nil, err
@@ -182,10 +189,14 @@ func Connect(ctx context.Context, connect string, sessionTimeout time.Duration, 
 		subs:         make(map[*subscriber]struct{}),
 		hookSignal:   make(chan struct{}, 1),
 	}
+	if dialer == nil {
+		dialer = net.DialTimeout
+	}
 	conn, _, err := zk.Connect(servers, sessionTimeout,
 		zk.WithLogger(s.zlog),
 		zk.WithLogInfo(true),
 		zk.WithEventCallback(s.onZKEvent),
+		zk.WithDialer(dialer),
 	)
 	if err != nil {
 		cancel()

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -41,7 +42,7 @@ type ZooKeeper struct {
 
 // StartZooKeeper starts ZooKeeper from the Debian package's jars on a free
 // port (tickTime=500, so sessions can be as short as 1 s), with its data and
-// log in t.TempDir(), waits until it answers "ruok", and registers cleanup
+// log in t.TempDir(), waits until it serves requests, and registers cleanup
 // that kills it (and prints the log tail if the test failed).
 func StartZooKeeper(t testing.TB) *ZooKeeper {
 	t.Helper()
@@ -143,7 +144,7 @@ func (z *ZooKeeper) start() error {
 			return fmt.Errorf("java exited: %v", cmd.ProcessState)
 		default:
 		}
-		if z.ruok() {
+		if z.serving() {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -151,19 +152,26 @@ func (z *ZooKeeper) start() error {
 	return fmt.Errorf("no answer to ruok on %s after 30s", z.Addr())
 }
 
-func (z *ZooKeeper) ruok() bool {
+// fourLetter sends a four-letter-word command and returns the answer.
+func (z *ZooKeeper) fourLetter(cmd string) string {
 	c, err := net.DialTimeout("tcp", z.Addr(), 200*time.Millisecond)
 	if err != nil {
-		return false
+		return ""
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("ruok")); err != nil {
-		return false
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return ""
 	}
-	buf := make([]byte, 4)
-	n, _ := c.Read(buf)
-	return string(buf[:n]) == "imok"
+	out, _ := io.ReadAll(c)
+	return string(out)
+}
+
+// serving reports whether the server accepts sessions. "ruok" answers
+// "imok" before that, so ask "srvr", which reports the mode only once the
+// server is serving requests.
+func (z *ZooKeeper) serving() bool {
+	return strings.Contains(z.fourLetter("srvr"), "Mode:")
 }
 
 // Addr is "127.0.0.1:port".

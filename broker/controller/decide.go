@@ -189,7 +189,7 @@ func (s *State) next(tp TP) (w Write, ok bool) {
 	nl.ISR = slices.Clone(cur.ISR)
 	nl.ControllerEpoch = s.Epoch
 	if cur.Leader == NoLeader || !s.isLive(cur.Leader) {
-		if leader, isr, elected := ElectOffline(s.Replicas(tp), cur.ISR, s.isLive, s.UncleanLeaderElection); elected {
+		if leader, isr, elected := ElectOffline(s.Replicas(tp), cur.ISR, s.isLive, s.unclean(tp.Topic)); elected {
 			nl.Leader, nl.ISR = leader, isr
 		} else {
 			nl.Leader, nl.ISR = NoLeader, shrinkISR(cur.ISR, s.isLive)
@@ -339,8 +339,8 @@ func (s *State) PlanReconcile(tps []TP) *Plan { return s.PlanNewPartitions(tps) 
 
 // QueueDeletions handles the children of /admin/delete_topics: with deletion
 // disabled every marker is removed; a marker for an unknown topic is removed
-// at once; the others are queued. The returned plan removes markers and
-// starts the deletions that can start.
+// at once; the others are queued (PlanDeletions then starts them). The
+// returned plan removes markers.
 func (s *State) QueueDeletions(topics []string, enabled bool) *Plan {
 	p := &Plan{}
 	for _, t := range topics {
@@ -353,7 +353,6 @@ func (s *State) QueueDeletions(topics []string, enabled bool) *Plan {
 			s.Deleting[t] = &deletion{replicas: map[replicaKey]replicaStatus{}}
 		}
 	}
-	p.merge(s.PlanDeletions())
 	return p
 }
 
@@ -495,6 +494,7 @@ func (s *State) TopicDeleted(topic string) {
 	}
 	delete(s.Assignments, topic)
 	delete(s.Deleting, topic)
+	delete(s.TopicUnclean, topic)
 }
 
 // AddPartitions records assignments read from /brokers/topics/T and returns

@@ -117,8 +117,10 @@ func TestPlanBrokerChangeFailure(t *testing.T) {
 		assign  []int32
 		lead    Leadership
 		unclean bool
-		want    []write
-		lai     map[int32][]int32
+		// topicClean: /config/topics/t sets unclean.leader.election.enable=false
+		topicClean bool
+		want       []write
+		lai        map[int32][]int32
 	}{
 		{
 			name: "leader dies, ISR member takes over", live: []int32{1, 2, 3}, assign: []int32{1, 2, 3},
@@ -136,6 +138,12 @@ func TestPlanBrokerChangeFailure(t *testing.T) {
 			name: "leader dies, only out-of-sync replica live, unclean", live: []int32{1, 2}, assign: []int32{1, 2}, unclean: true,
 			lead: Leadership{Leader: 1, ISR: []int32{1}, ZkVersion: 1},
 			want: []write{{leader: 2, epoch: 1, isr: []int32{2}, version: 1}},
+			lai:  map[int32][]int32{2: {0}},
+		},
+		{
+			name: "topic config overrides the broker's unclean setting", live: []int32{1, 2}, assign: []int32{1, 2}, unclean: true,
+			lead: Leadership{Leader: 1, ISR: []int32{1}, ZkVersion: 1}, topicClean: true,
+			want: []write{{leader: NoLeader, epoch: 1, isr: []int32{1}, version: 1}},
 			lai:  map[int32][]int32{2: {0}},
 		},
 		{
@@ -160,6 +168,9 @@ func TestPlanBrokerChangeFailure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := testState(tc.live, map[int32][]int32{0: tc.assign}, map[int32]Leadership{0: tc.lead})
 			s.UncleanLeaderElection = tc.unclean
+			if tc.topicClean {
+				s.TopicUnclean["t"] = false
+			}
 			p, dead, born := s.PlanBrokerChange(brokers(filter(tc.live, func(id int32) bool { return id != 1 })...))
 			if !slices.Equal(dead, []int32{1}) || len(born) != 0 {
 				t.Fatalf("dead %v born %v", dead, born)
@@ -284,6 +295,7 @@ func TestDeletion(t *testing.T) {
 	t.Run("dead replica: waits for its broker", func(t *testing.T) {
 		s := testState([]int32{2}, map[int32][]int32{0: {2}, 1: {1, 2}}, lead)
 		p := s.QueueDeletions([]string{"t"}, true)
+		p.merge(s.PlanDeletions())
 		if !p.Empty() || s.Deleting["t"] == nil {
 			t.Fatalf("started with a dead replica: %+v", p)
 		}
@@ -301,6 +313,7 @@ func TestDeletion(t *testing.T) {
 	t.Run("full run", func(t *testing.T) {
 		s := testState([]int32{1, 2}, map[int32][]int32{0: {2}, 1: {1, 2}}, lead)
 		p := s.QueueDeletions([]string{"t"}, true)
+		p.merge(s.PlanDeletions())
 		if len(p.Before) != 1 || !reflect.DeepEqual(sortedTPKeys(p.Before[0].UMPartitions), []TP{{"t", 0}, {"t", 1}}) ||
 			len(p.Before[0].UMBrokers) != 2 {
 			t.Fatalf("UpdateMetadata before: %+v", p.Before)
@@ -350,6 +363,7 @@ func TestDeletion(t *testing.T) {
 	t.Run("replica's broker dies mid-deletion: asked again when it returns", func(t *testing.T) {
 		s := testState([]int32{1, 2}, map[int32][]int32{0: {2}, 1: {1, 2}}, lead)
 		s.QueueDeletions([]string{"t"}, true)
+		s.PlanDeletions()
 		s.OnStopReplicaDeleteResponse(2, map[TP]int16{{"t", 0}: 0, {"t", 1}: 0})
 		p, _, _ := s.PlanBrokerChange(brokers(2))
 		if len(p.Writes) != 0 || len(p.DeleteTopics) != 0 {

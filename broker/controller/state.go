@@ -105,8 +105,18 @@ type State struct {
 	Deleting    map[string]*deletion // topics queued for deletion
 
 	// UncleanLeaderElection allows electing a live out-of-sync replica when
-	// no ISR member is live (unclean.leader.election.enable).
+	// no ISR member is live (unclean.leader.election.enable); TopicUnclean
+	// holds the topics that override it in /config/topics/T.
 	UncleanLeaderElection bool
+	TopicUnclean          map[string]bool
+}
+
+// unclean reports whether topic allows unclean leader election.
+func (s *State) unclean(topic string) bool {
+	if v, ok := s.TopicUnclean[topic]; ok {
+		return v
+	}
+	return s.UncleanLeaderElection
 }
 
 // NewState returns an empty state for controller id at epoch.
@@ -118,6 +128,7 @@ func NewState(id, epoch int32) *State {
 		Assignments:  map[string]map[int32][]int32{},
 		Leadership:   map[TP]Leadership{},
 		Deleting:     map[string]*deletion{},
+		TopicUnclean: map[string]bool{},
 	}
 }
 

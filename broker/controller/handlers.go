@@ -1,0 +1,403 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/zkafka/zkafka/zkcoord"
+)
+
+// The active controller's event handlers: read ZooKeeper (re-arming the
+// watch that fired), update State, ask decide.go for a Plan, execute it.
+
+// maxWriteRetries bounds how often partitions whose conditional write
+// conflicted are re-read and decided again within one event.
+const maxWriteRetries = 5
+
+// onFailover is 2.4's onControllerFailover.
+func (c *Controller) onFailover(ctx context.Context) error {
+	tctx, term := c.termCtx, c.term
+	for _, p := range []string{zkcoord.BrokerIDsPath, zkcoord.TopicsPath, zkcoord.DeleteTopicsPath, zkcoord.IsrChangeNotificationPath} {
+		if err := c.zk.EnsurePath(ctx, p); err != nil {
+			return err
+		}
+	}
+	// 1. Watches.
+	if _, _, w, err := c.zk.ChildrenW(ctx, zkcoord.BrokerIDsPath); err != nil {
+		return err
+	} else {
+		c.watch(tctx, w, evBrokerChange{term})
+	}
+	topics, _, w, err := c.zk.ChildrenW(ctx, zkcoord.TopicsPath)
+	if err != nil {
+		return err
+	}
+	c.watch(tctx, w, evTopicChange{term})
+	markers, _, w, err := c.zk.ChildrenW(ctx, zkcoord.DeleteTopicsPath)
+	if err != nil {
+		return err
+	}
+	c.watch(tctx, w, evDeleteTopics{term})
+	isrNotes, _, w, err := c.zk.ChildrenW(ctx, zkcoord.IsrChangeNotificationPath)
+	if err != nil {
+		return err
+	}
+	c.watch(tctx, w, evIsrChange{term})
+
+	// 2. Context: live brokers, assignments, partition states.
+	st := NewState(c.cfg.BrokerID, c.fence.Epoch)
+	st.UncleanLeaderElection = c.cfg.UncleanLeaderElectionEnable
+	live, err := c.readBrokers(ctx)
+	if err != nil {
+		return err
+	}
+	st.Live = live
+	slices.Sort(topics)
+	for _, t := range topics {
+		if err := c.loadTopic(ctx, st, t); err != nil {
+			return err
+		}
+	}
+	if err := c.readStates(ctx, st, st.Partitions()); err != nil {
+		return err
+	}
+	c.st = st
+
+	// 3. Leftover ISR change notifications: the states were just read.
+	if len(isrNotes) > 0 {
+		if err := zkcoord.DeleteIsrChangeNotifications(ctx, c.zk, c.fence, isrNotes); err != nil {
+			return err
+		}
+	}
+	// 4. Senders, deletions, then UpdateMetadata, elections, LeaderAndIsr.
+	for _, id := range st.LiveIDs() {
+		c.startSender(st.Live[id])
+	}
+	p := st.QueueDeletions(markers, c.cfg.DeleteTopicEnable)
+	p.merge(st.PlanFailover())
+	return c.execute(ctx, p)
+}
+
+// readBrokers reads every registration under /brokers/ids.
+func (c *Controller) readBrokers(ctx context.Context) (map[int32]Broker, error) {
+	infos, err := c.zk.GetBrokers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live := make(map[int32]Broker, len(infos))
+	for _, b := range infos {
+		live[b.ID] = toBroker(b)
+	}
+	return live, nil
+}
+
+// loadTopic reads /brokers/topics/T with a data watch and its unclean
+// election override, and adds its partitions to st. It returns the
+// partitions that were new to st. A vanished topic adds nothing; a corrupt
+// one is logged and skipped.
+func (c *Controller) loadTopic(ctx context.Context, st *State, topic string) error {
+	_, err := c.loadTopicPartitions(ctx, st, topic)
+	return err
+}
+
+func (c *Controller) loadTopicPartitions(ctx context.Context, st *State, topic string) ([]TP, error) {
+	data, _, w, err := c.zk.GetW(ctx, zkcoord.TopicPath(topic))
+	if errors.Is(err, zkcoord.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.watch(c.termCtx, w, evTopicModified{term: c.term, topic: topic})
+	a, err := zkcoord.DecodeTopicAssignment(topic, data)
+	if err != nil {
+		c.log.WithError(err).WithField("topic", topic).Error("ignoring topic with a corrupt assignment")
+		return nil, nil
+	}
+	cfg, err := c.zk.GetTopicConfig(ctx, topic)
+	if err != nil && !errors.Is(err, zkcoord.ErrNoNode) {
+		return nil, err
+	}
+	if v, ok := cfg["unclean.leader.election.enable"]; ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			st.TopicUnclean[topic] = b
+		}
+	}
+	return st.AddPartitions(topic, a.Partitions), nil
+}
+
+// readStates reads the state znodes of tps into st (absent ones are
+// forgotten: those partitions are new).
+func (c *Controller) readStates(ctx context.Context, st *State, tps []TP) error {
+	if len(tps) == 0 {
+		return nil
+	}
+	ztps := make([]zkcoord.TopicPartition, len(tps))
+	for i, tp := range tps {
+		ztps[i] = zkcoord.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
+	}
+	states, err := c.zk.GetPartitionStates(ctx, ztps)
+	if err != nil {
+		return err
+	}
+	for i, tp := range tps {
+		if ps, ok := states[ztps[i]]; ok {
+			st.Leadership[tp] = Leadership{Leader: ps.Leader, LeaderEpoch: ps.LeaderEpoch, ISR: ps.Isr,
+				ControllerEpoch: ps.ControllerEpoch, ZkVersion: ps.ZkVersion}
+		} else {
+			delete(st.Leadership, tp)
+		}
+	}
+	return nil
+}
+
+// onBrokerChange is BrokerChange: brokers that appeared, disappeared or
+// re-registered (new czxid).
+func (c *Controller) onBrokerChange(ctx context.Context) error {
+	_, _, w, err := c.zk.ChildrenW(ctx, zkcoord.BrokerIDsPath)
+	if err != nil {
+		return err
+	}
+	c.watch(c.termCtx, w, evBrokerChange{c.term})
+	live, err := c.readBrokers(ctx)
+	if err != nil {
+		return err
+	}
+	p, dead, born := c.st.PlanBrokerChange(live)
+	for _, id := range dead {
+		c.stopSender(id)
+	}
+	for _, id := range born {
+		c.startSender(live[id])
+	}
+	if len(dead) > 0 || len(born) > 0 {
+		c.log.WithFields(logrus.Fields{"dead": dead, "new": born, "live": c.st.LiveIDs()}).Info("brokers changed")
+	}
+	return c.execute(ctx, p)
+}
+
+// onTopicChange is TopicChange: new topics get their partitions created;
+// topics whose znode is gone are forgotten.
+func (c *Controller) onTopicChange(ctx context.Context) error {
+	topics, _, w, err := c.zk.ChildrenW(ctx, zkcoord.TopicsPath)
+	if err != nil {
+		return err
+	}
+	c.watch(c.termCtx, w, evTopicChange{c.term})
+	present := map[string]bool{}
+	for _, t := range topics {
+		present[t] = true
+	}
+	for _, t := range sortedKeys(c.st.Assignments) {
+		if !present[t] {
+			c.st.TopicDeleted(t)
+		}
+	}
+	slices.Sort(topics)
+	var added []TP
+	for _, t := range topics {
+		if c.st.Assignments[t] != nil {
+			continue
+		}
+		tps, err := c.loadTopicPartitions(ctx, c.st, t)
+		if err != nil {
+			return err
+		}
+		if len(tps) > 0 {
+			c.log.WithFields(logrus.Fields{"topic": t, "partitions": len(tps)}).Info("new topic")
+		}
+		added = append(added, tps...)
+	}
+	return c.execute(ctx, c.st.PlanNewPartitions(added))
+}
+
+// onTopicModified is PartitionModifications: partitions added to a topic.
+func (c *Controller) onTopicModified(ctx context.Context, topic string) error {
+	if c.st.Assignments[topic] == nil {
+		return nil // unknown (or gone): TopicChange handles it
+	}
+	added, err := c.loadTopicPartitions(ctx, c.st, topic)
+	if err != nil || len(added) == 0 {
+		return err
+	}
+	c.log.WithFields(logrus.Fields{"topic": topic, "new_partitions": len(added)}).Info("partitions added")
+	return c.execute(ctx, c.st.PlanNewPartitions(added))
+}
+
+// onDeleteTopics is TopicDeletion: markers under /admin/delete_topics.
+func (c *Controller) onDeleteTopics(ctx context.Context) error {
+	markers, _, w, err := c.zk.ChildrenW(ctx, zkcoord.DeleteTopicsPath)
+	if err != nil {
+		return err
+	}
+	c.watch(c.termCtx, w, evDeleteTopics{c.term})
+	p := c.st.QueueDeletions(markers, c.cfg.DeleteTopicEnable)
+	p.merge(c.st.PlanDeletions())
+	return c.execute(ctx, p)
+}
+
+// onIsrChange is IsrChangeNotification: leaders changed ISRs; re-read those
+// states, tell every broker (UpdateMetadata), delete the notifications.
+func (c *Controller) onIsrChange(ctx context.Context) error {
+	names, _, w, err := c.zk.ChildrenW(ctx, zkcoord.IsrChangeNotificationPath)
+	if err != nil {
+		return err
+	}
+	c.watch(c.termCtx, w, evIsrChange{c.term})
+	if len(names) == 0 {
+		return nil
+	}
+	notes, err := zkcoord.GetIsrChangeNotifications(ctx, c.zk, names)
+	if err != nil {
+		return err
+	}
+	seen := map[TP]bool{}
+	var tps []TP
+	for _, n := range notes {
+		for _, ztp := range n.Partitions {
+			tp := TP{ztp.Topic, ztp.Partition}
+			if !seen[tp] && c.st.Replicas(tp) != nil && c.st.Deleting[tp.Topic] == nil {
+				seen[tp] = true
+				tps = append(tps, tp)
+			}
+		}
+	}
+	if err := c.readStates(ctx, c.st, tps); err != nil {
+		return err
+	}
+	if len(tps) > 0 {
+		b := newBatch()
+		b.addUpdateMetadata(c.st.LiveIDs(), tps...)
+		c.send(b)
+	}
+	return zkcoord.DeleteIsrChangeNotifications(ctx, c.zk, c.fence, names)
+}
+
+// execute performs a plan: Before requests, fenced state writes (applied to
+// State), After requests without the partitions whose write failed, topic
+// znode deletions and marker removals. Partitions whose conditional write
+// conflicted (BADVERSION, NODEEXISTS) are re-read and decided again.
+func (c *Controller) execute(ctx context.Context, p *Plan) error {
+	for attempt := 0; p != nil; attempt++ {
+		for _, b := range p.Before {
+			c.send(b)
+		}
+		retry, dropped, err := c.writeStates(ctx, p.Writes)
+		if err != nil {
+			return err
+		}
+		for _, tp := range append(slices.Clone(retry), dropped...) {
+			for _, b := range p.After {
+				b.drop(tp)
+			}
+		}
+		for _, b := range p.After {
+			c.send(b)
+		}
+		for _, t := range p.DeleteTopics {
+			if err := zkcoord.DeleteTopicZNodes(ctx, c.zk, c.fence, t); err != nil {
+				return err
+			}
+			c.st.TopicDeleted(t)
+			c.log.WithField("topic", t).Info("topic deleted")
+		}
+		if len(p.RemoveMarkers) > 0 {
+			c.log.WithField("topics", p.RemoveMarkers).Info("removing topic deletion markers (unknown topics or deletion disabled)")
+			if err := zkcoord.DeleteTopicDeletionMarkers(ctx, c.zk, c.fence, p.RemoveMarkers); err != nil {
+				return err
+			}
+		}
+		p = nil
+		if len(retry) > 0 {
+			if attempt >= maxWriteRetries {
+				return fmt.Errorf("partition state writes keep conflicting: %v", retry)
+			}
+			if err := c.readStates(ctx, c.st, retry); err != nil {
+				return err
+			}
+			p = c.st.PlanReconcile(retry)
+		}
+	}
+	return nil
+}
+
+// writeStates performs the plan's state writes, fenced, and applies the
+// successful ones to State. retry: conflicts to decide again; dropped:
+// partitions whose topic is gone or whose write failed otherwise.
+func (c *Controller) writeStates(ctx context.Context, writes []Write) (retry, dropped []TP, err error) {
+	if len(writes) == 0 {
+		return nil, nil, nil
+	}
+	creates := map[zkcoord.TopicPartition]zkcoord.LeaderAndIsr{}
+	updates := map[zkcoord.TopicPartition]zkcoord.PartitionStateUpdate{}
+	byTP := map[zkcoord.TopicPartition]Write{}
+	for _, w := range writes {
+		ztp := zkcoord.TopicPartition{Topic: w.TP.Topic, Partition: w.TP.Partition}
+		byTP[ztp] = w
+		l := zkcoord.LeaderAndIsr{Leader: w.New.Leader, LeaderEpoch: w.New.LeaderEpoch, Isr: w.New.ISR, ControllerEpoch: w.New.ControllerEpoch}
+		if w.Create {
+			creates[ztp] = l
+		} else {
+			updates[ztp] = zkcoord.PartitionStateUpdate{State: l, ExpectedZkVersion: w.New.ZkVersion}
+		}
+	}
+	results := map[zkcoord.TopicPartition]zkcoord.PartitionWriteResult{}
+	if len(creates) > 0 {
+		res, err := zkcoord.CreatePartitionStates(ctx, c.zk, c.fence, creates)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, v := range res {
+			results[k] = v
+		}
+	}
+	if len(updates) > 0 {
+		res, err := zkcoord.UpdatePartitionStates(ctx, c.zk, c.fence, updates)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, v := range res {
+			results[k] = v
+		}
+	}
+	for ztp, w := range byTP {
+		r, ok := results[ztp]
+		switch {
+		case ok && r.Err == nil:
+			c.st.Apply(w, r.ZkVersion)
+			c.log.WithFields(logrus.Fields{"topic": w.TP.Topic, "partition": w.TP.Partition, "leader": w.New.Leader,
+				"leader_epoch": w.New.LeaderEpoch, "isr": w.New.ISR}).Debug("partition state written")
+		case ok && (errors.Is(r.Err, zkcoord.ErrBadVersion) || errors.Is(r.Err, zkcoord.ErrNodeExists)):
+			retry = append(retry, w.TP)
+		default:
+			c.log.WithError(r.Err).WithField("topic", w.TP.Topic).Warn("partition state write failed")
+			dropped = append(dropped, w.TP)
+		}
+	}
+	sortTPs(retry)
+	return retry, dropped, nil
+}
+
+// securityProtocols maps protocol names to their ids in UpdateMetadata.
+var securityProtocols = map[string]int16{
+	zkcoord.SecurityProtocolPlaintext: 0, zkcoord.SecurityProtocolSSL: 1,
+	zkcoord.SecurityProtocolSASLPlaintext: 2, zkcoord.SecurityProtocolSASLSSL: 3,
+}
+
+func toBroker(b zkcoord.BrokerInfo) Broker {
+	out := Broker{ID: b.ID, Epoch: b.Epoch, Rack: b.Rack}
+	for _, e := range b.Endpoints {
+		proto := e.SecurityProtocol
+		if proto == "" {
+			proto = e.ListenerName
+		}
+		out.Endpoints = append(out.Endpoints, Endpoint{Listener: e.ListenerName, Host: e.Host, Port: e.Port,
+			SecurityProtocol: securityProtocols[proto]})
+	}
+	return out
+}

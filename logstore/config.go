@@ -22,7 +22,8 @@ const (
 // Config to Manager.GetOrCreate or Log.SetConfig.
 type Config struct {
 	// SegmentBytes: roll the active segment when appending would make it
-	// larger than this (segment.bytes). Minimum 14 (one batch header).
+	// larger than this (segment.bytes). At least 61 (one batch header), at most 2 GiB - 1
+	// (.index positions are int32).
 	SegmentBytes int64
 	// RollTime: roll when the active segment is older than this (segment.ms),
 	// measured from the first batch's maxTimestamp, or the segment's creation

@@ -46,7 +46,8 @@ type Log struct {
 	bg      sync.WaitGroup // background flushes after a roll
 
 	notifyMu sync.Mutex
-	changed  chan struct{}
+	changed  chan struct{} // closed and replaced by notify
+	watched  bool          // Changed handed out the current channel
 }
 
 // TopicPartition returns the partition this log stores.
@@ -125,14 +126,22 @@ func (l *Log) NumSegments() int { return len(l.segments()) }
 func (l *Log) Changed() <-chan struct{} {
 	l.notifyMu.Lock()
 	defer l.notifyMu.Unlock()
+	l.watched = true
 	return l.changed
 }
 
+// notify wakes Changed waiters. Nobody holding the channel costs nothing: a
+// new channel is made only when the current one was handed out.
 func (l *Log) notify() {
 	l.notifyMu.Lock()
 	defer l.notifyMu.Unlock()
+	closing := l.closed.Load()
+	if l.changed == closedChan || !l.watched && !closing {
+		return
+	}
 	close(l.changed)
-	if l.closed.Load() {
+	l.watched = false
+	if closing {
 		l.changed = closedChan
 	} else {
 		l.changed = make(chan struct{})

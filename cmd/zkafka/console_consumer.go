@@ -63,8 +63,14 @@ func runConsoleConsumer(c *cli.Context) error {
 		return err
 	}
 	n, err := consume(c.Context, o, c.App.Writer)
+	if err != nil {
+		fmt.Fprintln(c.App.ErrWriter, err)
+	}
 	fmt.Fprintf(c.App.ErrWriter, "Processed a total of %d messages\n", n)
-	return err
+	if err != nil {
+		return cli.Exit("", exitFailed)
+	}
+	return nil
 }
 
 func parseConsumerOptions(c *cli.Context) (consumerOptions, error) {

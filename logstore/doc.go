@@ -1,0 +1,113 @@
+// Package logstore is zkafka's on-disk partition log, file-compatible with
+// Kafka 2.4 (ZK-LAYOUT.md §6). It knows no network and no ZooKeeper.
+//
+// # Model
+//
+// A Manager owns the broker's log dirs (log.dirs). Each partition replica is
+// a Log in the directory <logdir>/<topic>-<partition> (the partition follows
+// the last '-'). A Log is a list of segments sorted by base offset; only the
+// newest, the active segment, is appended to. A segment is three files named
+// by its base offset, 20 digits zero-padded:
+//
+//	00000000000000000000.log        record batches (magic v2) exactly as produced,
+//	                                with baseOffset and partitionLeaderEpoch stamped
+//	00000000000000000000.index      offset index
+//	00000000000000000000.timeindex  time index
+//
+// A new segment is rolled before an append when the active one is non-empty
+// and: it would grow past Config.SegmentBytes; or either index has fewer
+// than two free entries; or a relative offset would not fit int32; or it is
+// older than Config.RollTime (new batches' max timestamp minus the first
+// batch's, else wall-clock time since creation, as Kafka's
+// LogSegment.timeWaitedForRoll; no jitter).
+//
+// # Index files
+//
+// .index entries are 8 bytes, big-endian: offset - base (int32), file
+// position (int32). One entry is added, pointing at a batch's first byte,
+// when more than Config.IndexIntervalBytes were appended since the previous
+// entry; the entry's offset is that batch's LAST offset (as Kafka 2.x). So
+// the batch holding offset o starts at or after the position of the last
+// entry with offset <= o. .timeindex entries are 12 bytes: the max
+// timestamp so far in the segment (int64) and offset - base of the batch that
+// carried it (int32), written at the same points (and on roll/close) only
+// when the timestamp grew: strictly increasing.
+//
+// The active segment's index files are preallocated to Config.IndexMaxBytes
+// and mapped MAP_SHARED (golang.org/x/sys/unix); on roll and close they are
+// trimmed to the entries in use. A full index stops taking entries (lookups
+// stay correct, only scan longer) and triggers a roll.
+//
+// Offset lookup: binary search over the segments' base offsets, binary
+// search over the mapped .index, then a short scan of batch headers in the
+// .log through a 4 KiB pread buffer. VerifyIndex checks index files against
+// their log (for `dump-log --verify-index-only`).
+//
+// # Append
+//
+// Log.Append takes a produce request's raw record set (one or more v2
+// batches) and validates every batch before writing anything: length
+// bounds, magic 2 (v0/v1 give ErrUnsupportedMagic: zkafka does no up- or
+// down-conversion), CRC-32C, records count > 0 and == lastOffsetDelta+1, no
+// control batch, size <= MaxMessageBytes. It then patches baseOffset and
+// partitionLeaderEpoch in place (outside the CRC; nothing else changes, no
+// record is decoded or decompressed) and writes the set with one pwrite to
+// the active segment. fsync follows the flush policy (FlushIntervalMessages,
+// FlushInterval checked on append); otherwise data is durable after Flush,
+// Close, or the asynchronous flush of a rolled segment.
+//
+// # Read
+//
+// Log.Read returns whole batches as file regions (Region: *os.File, position,
+// length) so the broker can sendfile them; ReadResult.AppendTo copies them
+// with pread instead. maxOffset (the high watermark) excludes batches whose
+// baseOffset >= maxOffset; minOneBatch returns an oversized first batch whole
+// (KIP-74). Reads may span segments.
+//
+// # Recovery
+//
+// Per log dir: recovery-point-offset-checkpoint and
+// replication-offset-checkpoint (high watermarks) in Kafka's checkpoint
+// format, written by Manager.Flush, CheckpointRecoveryPoints and Close;
+// .kafka_cleanshutdown written by Manager.Close after every log closed
+// cleanly and removed on open; meta.properties helpers; a flock'd .lock.
+// Without the marker, every segment from the one holding the recovery point
+// on is rescanned: each batch's header, offset order and CRC-32C are checked,
+// the .log is truncated at the first torn or invalid batch (logged with the
+// file and position), later segments are deleted, indexes are rebuilt and the
+// result fsynced. With the marker, segments are only sanity-checked (index
+// size a multiple of the entry size, last entries within the log, a clean
+// batch tail) and recovered if that fails. A log always opens; only I/O
+// errors fail it. Recovered data never contains a batch with a bad CRC.
+//
+// # Concurrency
+//
+// Log and Manager are safe for concurrent use. In a Log, one mutex
+// serialises Append, roll, SetConfig and Close; fsyncs run under a separate
+// flush mutex, outside the append path. Readers (Read, OffsetForTimestamp,
+// the offset getters) never take the append mutex: they load LogEndOffset,
+// then an atomically published, immutable segment list, and each segment's
+// size is published after its bytes are written, so readers see only whole
+// batches. Each index has an RWMutex guarding its mapping (lookups shared;
+// append, trim and unmap exclusive). Lock order: Log.mu -> flushMu ->
+// index.mu; Manager.mu is never held while a Log lock is taken. Changed
+// returns a channel closed by the next append, high-watermark change or
+// Close, for long-polling fetches.
+//
+// Regions handed out stay readable until the Log is closed (or, later,
+// the segment is deleted by retention); afterwards reading them returns an
+// error, never a crash.
+//
+// # Not yet (the full log-store issue)
+//
+// Retention by time/size and log-start-offset-checkpoint (DeleteRecords),
+// deleting segments via .deleted renames after FileDeleteDelay; compaction
+// (.cleaned/.swap, cleaner-offset-checkpoint; stray .swap files are removed
+// today); truncation for followers (TruncateTo / TruncateFullyAndStartAt) and
+// an append path for replicated batches that keeps offsets;
+// leader-epoch-checkpoint; producer-state snapshots and .txnindex;
+// LogAppendTime (needs a CRC rewrite); record-level OffsetForTimestamp (today
+// the answer is the matching batch's base offset and maxTimestamp); lazy
+// index mapping for old segments; sendfile in the broker; the FS seam for
+// crash and error injection (STYLE.md §6 rule 9) and a memory Log.
+package logstore

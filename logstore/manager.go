@@ -105,7 +105,7 @@ func (m *Manager) openDir(path string) error {
 			continue
 		}
 		tp, err := ParseTopicPartition(name)
-		if err != nil || strings.Contains(name, ".") && strings.HasSuffix(name, "-future") {
+		if err != nil { // *-future (replica moves) is not supported yet; lost+found, ...
 			m.logger.Warnf("log dir %s: ignoring directory %s", path, name)
 			continue
 		}
@@ -365,6 +365,7 @@ func (m *Manager) Close() error {
 		m.mu.Unlock()
 		return nil
 	}
+	m.closed = true // no GetOrCreate or delayed removal from now on
 	m.mu.Unlock()
 	err := m.closeAll(true)
 	if err != nil {

@@ -1,0 +1,112 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/logstore"
+)
+
+// handleFetch reads whole record batches from the logs this broker leads, up
+// to each partition's high-water mark, honouring partition_max_bytes and
+// max_bytes with Kafka's rule that the first batch found is returned whole
+// even if larger (KIP-74). When less than min_bytes is available the request
+// waits up to max_wait_ms and is woken by appends, not by polling.
+//
+// Fetch sessions (KIP-227) are not kept: every request is answered in full
+// with session id 0, which tells clients to keep sending full requests.
+func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) (kmsg.Response, error) {
+	req := r.(*kmsg.FetchRequest)
+	if req.Version >= 7 && req.SessionID != 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+	var timer <-chan time.Time
+	if req.MaxWaitMillis > 0 {
+		t := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		appended := b.replicas.appendedSignal() // taken before reading: no append is missed
+		resp, size, failed := b.readFetch(rc, req)
+		if failed || size >= int64(req.MinBytes) || timer == nil {
+			return resp, nil
+		}
+		select {
+		case <-appended:
+		case <-timer:
+			resp, _, _ = b.readFetch(rc, req)
+			return resp, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// readFetch reads what is available now. It reports the bytes read and
+// whether any partition failed (Kafka answers at once then).
+func (b *Broker) readFetch(rc *reqCtx, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int64, bool) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	budget := int64(req.MaxBytes)
+	if req.Version < 3 || budget <= 0 {
+		budget = int64(^uint32(0) >> 1)
+	}
+	var total int64
+	failed := false
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			n := b.fetchPartition(rc, req, rt.Topic, rp, min(int64(rp.PartitionMaxBytes), budget), total == 0, &sp)
+			if sp.ErrorCode != 0 {
+				failed = true
+			}
+			total += n
+			budget = max(budget-n, 0)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, total, failed
+}
+
+func (b *Broker) fetchPartition(rc *reqCtx, req *kmsg.FetchRequest, topic string, rp kmsg.FetchRequestTopicPartition, maxBytes int64, minOne bool, sp *kmsg.FetchResponseTopicPartition) int64 {
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+	// An empty record set is encoded with size 0, never null (-1): librdkafka
+	// refuses a null one.
+	sp.RecordBatches = []byte{}
+	tp := logstore.TopicPartition{Topic: topic, Partition: rp.Partition}
+	p, epoch, code := b.replicas.leaderFor(tp, b.meta)
+	if code == 0 && req.Version >= 9 {
+		code = checkLeaderEpoch(rp.CurrentLeaderEpoch, epoch)
+	}
+	if code != 0 {
+		sp.ErrorCode = code
+		return 0
+	}
+	hw := p.log.HighWatermark()
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.LogStartOffset()
+	if maxBytes <= 0 && !minOne {
+		return 0
+	}
+	res, err := p.log.Read(rp.FetchOffset, int32(min(maxBytes, int64(^uint32(0)>>1))), hw, minOne)
+	if err == nil {
+		sp.RecordBatches, err = res.AppendTo(sp.RecordBatches)
+	}
+	if err != nil {
+		sp.ErrorCode = storageErrorCode(err)
+		if sp.ErrorCode == kerr.KafkaStorageError.Code {
+			rc.log.WithError(err).WithField("partition", tp.String()).Error("fetch read failed")
+		}
+		sp.RecordBatches = []byte{}
+		return 0
+	}
+	return int64(len(sp.RecordBatches))
+}

@@ -1,0 +1,76 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/logstore"
+)
+
+const (
+	listLatest   = -1
+	listEarliest = -2
+)
+
+// handleListOffsets answers earliest (-2), latest (-1, the high-water mark for
+// consumers) and by-timestamp offset lookups.
+func (b *Broker) handleListOffsets(_ context.Context, _ *reqCtx, r kmsg.Request) (kmsg.Response, error) {
+	req := r.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	seen := map[logstore.TopicPartition]bool{}
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			tp := logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			if req.Version >= 2 && seen[tp] { // Kafka refuses duplicates from v2
+				sp.ErrorCode = kerr.InvalidRequest.Code
+			} else {
+				b.listOffset(req, tp, rp, &sp)
+			}
+			seen[tp] = true
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}
+
+func (b *Broker) listOffset(req *kmsg.ListOffsetsRequest, tp logstore.TopicPartition, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) {
+	sp.Timestamp, sp.Offset = -1, -1
+	p, epoch, code := b.replicas.leaderFor(tp, b.meta)
+	if code == 0 && req.Version >= 4 {
+		code = checkLeaderEpoch(rp.CurrentLeaderEpoch, epoch)
+	}
+	if code != 0 {
+		sp.ErrorCode = code
+		return
+	}
+	hw := p.log.HighWatermark()
+	var offset, ts int64 = -1, -1
+	switch rp.Timestamp {
+	case listLatest:
+		offset = hw
+	case listEarliest:
+		offset = p.log.LogStartOffset()
+	default:
+		if o, t, ok := p.log.OffsetForTimestamp(rp.Timestamp); ok && o < hw {
+			offset, ts = o, t
+		}
+	}
+	if req.Version == 0 {
+		sp.OldStyleOffsets = []int64{}
+		if offset >= 0 && rp.MaxNumOffsets > 0 {
+			sp.OldStyleOffsets = append(sp.OldStyleOffsets, offset)
+		}
+		return
+	}
+	sp.Offset, sp.Timestamp = offset, ts
+	if req.Version >= 4 {
+		sp.LeaderEpoch = epoch
+	}
+}

@@ -1,0 +1,52 @@
+package broker
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/broker/wire"
+)
+
+const apiVersionsKey = 18
+
+// api is one Kafka API the broker speaks: the versions it advertises and the
+// handler. A handler returns the response (nil for none, as for acks=0) or an
+// error, which closes the connection.
+type api struct {
+	min, max int16
+	handle   func(ctx context.Context, rc *reqCtx, req kmsg.Request) (kmsg.Response, error)
+}
+
+// registerAPIs lists every API the broker implements. Only these are
+// advertised in ApiVersions; anything else closes the connection, as Kafka
+// does for requests it cannot parse.
+func (b *Broker) registerAPIs() {
+	b.apis = map[int16]api{
+		0:  {3, 8, b.handleProduce},
+		1:  {4, 11, b.handleFetch},
+		2:  {0, 5, b.handleListOffsets},
+		3:  {0, 9, b.handleMetadata},
+		4:  {0, 4, b.handleLeaderAndIsr},
+		5:  {0, 2, b.handleStopReplica},
+		6:  {0, 6, b.handleUpdateMetadata},
+		18: {0, 3, b.handleApiVersions},
+		19: {0, 5, b.handleCreateTopics},
+		20: {0, 4, b.handleDeleteTopics},
+	}
+}
+
+// flexibleHeader reports whether a request uses request header v2.
+func (b *Broker) flexibleHeader(key, version int16) bool {
+	return wire.IsFlexible(key, version)
+}
+
+func (b *Broker) apiVersionKeys() []kmsg.ApiVersionsResponseApiKey {
+	keys := make([]kmsg.ApiVersionsResponseApiKey, 0, len(b.apis))
+	for k, a := range b.apis {
+		keys = append(keys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: a.min, MaxVersion: a.max})
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].ApiKey < keys[j].ApiKey })
+	return keys
+}

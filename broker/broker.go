@@ -1,0 +1,244 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/zkafka/zkafka/broker/controller"
+	"github.com/zkafka/zkafka/logstore"
+	"github.com/zkafka/zkafka/zkcoord"
+)
+
+// Broker is one zkafka broker: Kafka protocol listeners, the partitions it
+// hosts, its ZooKeeper registration and the controller module.
+type Broker struct {
+	cfg Config
+	log logrus.FieldLogger
+
+	apis       map[int16]api
+	goroutines goroutines
+
+	logs      *logstore.Manager
+	zk        *zkcoord.Session
+	clusterID string
+	epoch     atomic.Int64 // broker epoch: czxid of /brokers/ids/<id>
+	meta      *metadataCache
+	replicas  *replicaManager
+}
+
+// Run starts a broker and blocks until ctx is cancelled (SIGTERM), then shuts
+// it down cleanly: listeners closed, logs flushed and closed with a clean
+// shutdown marker, ZooKeeper registration removed at once.
+func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
+	log = log.WithField("broker_id", cfg.BrokerID)
+	b := &Broker{cfg: cfg, log: log, meta: newMetadataCache()}
+	b.registerAPIs()
+
+	lns, err := listen(cfg.Listeners)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+
+	logCfg := b.logConfig()
+	if b.logs, err = logstore.OpenManager(cfg.LogDirs, logCfg, log.WithField("component", "logstore")); err != nil {
+		return fmt.Errorf("open log dirs: %w", err)
+	}
+	defer func() {
+		if err := b.logs.Close(); err != nil {
+			log.WithError(err).Error("closing logs")
+		}
+	}()
+	b.replicas = newReplicaManager(cfg.BrokerID, b.logs, logCfg, log.WithField("component", "replica-manager"))
+
+	connectCtx, cancel := context.WithTimeout(ctx, cfg.ZooKeeperConnectionTimeout)
+	b.zk, err = zkcoord.Connect(connectCtx, cfg.ZooKeeperConnect, cfg.ZooKeeperSessionTimeout, log.WithField("component", "zookeeper"))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("connect to ZooKeeper at %s: %w", cfg.ZooKeeperConnect, err)
+	}
+	defer b.zk.Close()
+
+	if err := b.initCluster(ctx); err != nil {
+		return err
+	}
+	stopRegistration, err := b.register(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopRegistration()
+
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	ctrlCfg := controller.DefaultConfig(cfg.BrokerID)
+	ctrlCfg.ListenerName = b.interBrokerListener()
+	ctrlCfg.DeleteTopicEnable = cfg.DeleteTopicEnable
+	ctrlCfg.UncleanLeaderElectionEnable = cfg.UncleanLeaderElectionEnable
+	ctrl := controller.New(ctrlCfg, b.zk, log.WithField("component", "controller"))
+	ctrlDone := make(chan error, 1)
+	b.goroutines.Go("controller", func() { ctrlDone <- ctrl.Run(serveCtx) })
+	for i, ln := range lns {
+		ln, name := ln, cfg.Listeners[i].Name
+		b.goroutines.Go("listener", func() { b.serve(serveCtx, ln, name) })
+	}
+	log.WithFields(logrus.Fields{"listeners": endpointsString(cfg.Listeners), "cluster_id": b.clusterID}).Info("broker started")
+
+	select {
+	case <-ctx.Done():
+	case err := <-ctrlDone:
+		if err != nil && ctx.Err() == nil {
+			log.WithError(err).Error("controller module stopped; shutting down")
+		}
+	}
+	log.Info("shutting down")
+	stopServing()
+	b.goroutines.Wait()
+	log.Info("shut down")
+	return nil
+}
+
+// logConfig is the log store configuration from the broker's log.* keys.
+func (b *Broker) logConfig() logstore.Config {
+	c := logstore.DefaultConfig()
+	c.SegmentBytes = b.cfg.LogSegmentBytes
+	c.RollTime = b.cfg.LogRollTime
+	c.IndexMaxBytes = b.cfg.LogIndexSizeMaxBytes
+	c.IndexIntervalBytes = b.cfg.LogIndexIntervalBytes
+	c.MaxMessageBytes = b.cfg.MessageMaxBytes
+	c.FlushIntervalMessages = b.cfg.LogFlushIntervalMessages
+	c.FlushInterval = b.cfg.LogFlushInterval
+	c.EnsureDefaults()
+	return c
+}
+
+// initCluster creates Kafka's top-level znodes, gets or creates the cluster
+// id, and checks it against meta.properties in every log dir (a log dir of
+// another cluster is refused, as in Kafka 2.4).
+func (b *Broker) initCluster(ctx context.Context) error {
+	if err := b.zk.CreateTopLevelPaths(ctx); err != nil {
+		return fmt.Errorf("create top-level znodes: %w", err)
+	}
+	id, err := b.zk.GetOrCreateClusterID(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster id: %w", err)
+	}
+	b.clusterID = id
+	for _, dir := range b.cfg.LogDirs {
+		mp, err := logstore.ReadMetaProperties(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		case mp.ClusterID != "" && mp.ClusterID != id:
+			return fmt.Errorf("log dir %s belongs to cluster %s but ZooKeeper at %s holds cluster %s: point log.dirs or zookeeper.connect at the right cluster", dir, mp.ClusterID, b.cfg.ZooKeeperConnect, id)
+		case mp.BrokerID >= 0 && mp.BrokerID != b.cfg.BrokerID:
+			return fmt.Errorf("log dir %s belongs to broker.id %d, not %d: fix broker.id or log.dirs", dir, mp.BrokerID, b.cfg.BrokerID)
+		}
+		if err := logstore.WriteMetaProperties(dir, b.cfg.BrokerID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// register creates the broker's ephemeral /brokers/ids/<id> registration,
+// and registers it again after every ZooKeeper session expiry (go-zookeeper
+// does not recreate ephemeral nodes). It returns a function that stops the
+// re-registration.
+func (b *Broker) register(ctx context.Context) (stop func(), err error) {
+	info := zkcoord.BrokerInfo{ID: b.cfg.BrokerID, JMXPort: -1, Rack: b.cfg.Rack}
+	for _, ep := range b.cfg.AdvertisedListeners {
+		proto := ep.Name
+		if p, ok := b.cfg.ListenerSecurityProtocolMap[ep.Name]; ok {
+			proto = p
+		}
+		info.Endpoints = append(info.Endpoints, zkcoord.EndPoint{ListenerName: ep.Name, Host: ep.Host, Port: ep.Port, SecurityProtocol: proto})
+	}
+	onAgain := func(epoch int64) {
+		b.epoch.Store(epoch)
+		b.log.WithField("broker_epoch", epoch).Info("registered again in ZooKeeper after session expiry")
+	}
+	epoch, stop, err := b.zk.EnsureBrokerRegistered(ctx, info, onAgain)
+	var reg *zkcoord.BrokerIDRegisteredError
+	if errors.As(err, &reg) && len(info.Endpoints) > 0 && reg.Owner == info.Endpoints[0].Addr() {
+		// The registration names our own address, whose port we hold: it is
+		// an earlier run of this broker killed before its ZooKeeper session
+		// ended. Wait for the session to expire instead of failing.
+		if err = b.waitForStaleRegistration(ctx, reg); err == nil {
+			epoch, stop, err = b.zk.EnsureBrokerRegistered(ctx, info, onAgain)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, zkcoord.ErrBrokerIDRegistered) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("register broker: %w", err)
+	}
+	b.epoch.Store(epoch)
+	b.log.WithField("broker_epoch", epoch).Info("registered in ZooKeeper")
+	return stop, nil
+}
+
+// waitForStaleRegistration waits until the registration of an earlier run of
+// this broker disappears with its ZooKeeper session, for at most twice the
+// session timeout (plus a margin); after that the caller's error stands.
+func (b *Broker) waitForStaleRegistration(ctx context.Context, reg *zkcoord.BrokerIDRegisteredError) error {
+	b.log.WithField("session", fmt.Sprintf("0x%x", reg.OwnerSession)).Warnf(
+		"broker.id %d is still registered at %s by an earlier run of this broker; waiting for its ZooKeeper session to expire",
+		reg.BrokerID, reg.Owner)
+	ctx, cancel := context.WithTimeout(ctx, 2*b.cfg.ZooKeeperSessionTimeout+5*time.Second)
+	defer cancel()
+	path := zkcoord.BrokerIDPath(reg.BrokerID)
+	for {
+		exists, _, ev, err := b.zk.ExistsW(ctx, path)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return nil
+		}
+		select {
+		case <-ev:
+		case <-ctx.Done():
+			return reg
+		}
+	}
+}
+
+func (b *Broker) brokerEpoch() int64 { return b.epoch.Load() }
+
+// interBrokerListener is the listener the controller uses to reach brokers.
+func (b *Broker) interBrokerListener() string {
+	for _, ep := range b.cfg.AdvertisedListeners {
+		if ep.Name == "PLAINTEXT" {
+			return ep.Name
+		}
+	}
+	if len(b.cfg.AdvertisedListeners) > 0 {
+		return b.cfg.AdvertisedListeners[0].Name
+	}
+	return "PLAINTEXT"
+}
+
+func endpointsString(eps []Endpoint) string {
+	s := ""
+	for i, ep := range eps {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf("%s://%s", ep.Name, net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))))
+	}
+	return s
+}

@@ -1,0 +1,214 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/broker/wire"
+)
+
+// maxInFlightPerConn bounds how many pipelined requests of one connection are
+// being handled at once; the reader stops reading beyond it (back-pressure).
+const maxInFlightPerConn = 64
+
+// listen binds every listener before anything else happens, so that a port
+// already in use is reported at once with what to do about it.
+func listen(eps []Endpoint) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, ep := range eps {
+		addr := net.JoinHostPort(ep.Host, fmt.Sprint(ep.Port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("listener %s://%s: port %d is already in use; find the process holding it with `ss -ltnp 'sport = :%d'` (or `lsof -i :%d`), stop it or choose another port in listeners", ep.Name, addr, ep.Port, ep.Port, ep.Port)
+			}
+			return nil, fmt.Errorf("listener %s://%s: %w", ep.Name, addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// serve accepts connections on ln until ctx is done.
+func (b *Broker) serve(ctx context.Context, ln net.Listener, listenerName string) {
+	b.goroutines.Go("close-listener", func() { <-ctx.Done(); ln.Close() })
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			b.log.WithError(err).Error("accept failed; listener stops")
+			return
+		}
+		c := &conn{b: b, nc: nc, listener: listenerName, log: b.log.WithField("peer", nc.RemoteAddr().String())}
+		b.goroutines.Go("conn", func() { c.run(ctx) })
+	}
+}
+
+// conn is one client connection. A reader goroutine parses requests and
+// starts a handler for each; a writer goroutine sends the responses strictly
+// in request order, so pipelined requests are answered in order while slow
+// ones (long-polling fetches) do not stop the reading of the next.
+type conn struct {
+	b        *Broker
+	nc       net.Conn
+	listener string
+	log      logrus.FieldLogger
+}
+
+// pending is one request's slot in the response queue.
+type pending struct {
+	done  chan struct{}
+	frame []byte // encoded response; nil for no response (acks=0)
+	close bool   // close the connection instead of answering
+}
+
+func (c *conn) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer c.nc.Close()
+	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+	defer stop()
+
+	queue := make(chan *pending, maxInFlightPerConn)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // writer: owned by this connection, ends with it
+		defer wg.Done()
+		defer cancel()
+		c.writeLoop(queue)
+	}()
+	c.readLoop(ctx, queue)
+	close(queue)
+	wg.Wait()
+}
+
+func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) {
+	rd := bufio.NewReaderSize(c.nc, 64<<10)
+	maxFrame := c.b.cfg.SocketRequestMaxBytes
+	for {
+		frame, err := wire.ReadFrame(rd, nil, maxFrame)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				c.log.WithError(err).Info("closing connection: cannot read request")
+			}
+			return
+		}
+		hdr, body, err := wire.ParseRequestHeader(frame, c.b.flexibleHeader)
+		if err != nil {
+			c.log.WithError(err).Info("closing connection: malformed request header")
+			return
+		}
+		p := &pending{done: make(chan struct{})}
+		select {
+		case queue <- p:
+		case <-ctx.Done():
+			return
+		}
+		c.b.goroutines.Go("request", func() {
+			defer close(p.done)
+			c.handle(ctx, hdr, body, p)
+		})
+	}
+}
+
+func (c *conn) writeLoop(queue <-chan *pending) {
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	for p := range queue {
+		<-p.done
+		if p.close {
+			w.Flush()
+			c.nc.Close()
+			return
+		}
+		if p.frame == nil {
+			continue
+		}
+		if _, err := w.Write(p.frame); err != nil {
+			c.nc.Close()
+			return
+		}
+		if len(queue) == 0 {
+			if err := w.Flush(); err != nil {
+				c.nc.Close()
+				return
+			}
+		}
+	}
+	w.Flush()
+}
+
+// handle decodes one request, runs its handler and encodes the answer into p.
+// A request the broker cannot parse or does not speak closes the connection,
+// as Kafka does; a panic in a handler is a bug, logged with its stack, and
+// also only closes this connection.
+func (c *conn) handle(ctx context.Context, hdr wire.RequestHeader, body []byte, p *pending) {
+	log := c.log.WithFields(logrus.Fields{"api_key": hdr.Key, "api_version": hdr.Version, "client_id": hdr.ClientIDString()})
+	defer func() {
+		if r := recover(); r != nil {
+			log.Errorf("bug: handler panicked: %v\n%s", r, debug.Stack())
+			p.close = true
+		}
+	}()
+	api, ok := c.b.apis[hdr.Key]
+	if !ok {
+		log.Info("closing connection: unsupported API key")
+		p.close = true
+		return
+	}
+	if hdr.Version < api.min || hdr.Version > api.max {
+		if hdr.Key == apiVersionsKey {
+			p.frame = wire.AppendResponse(nil, hdr.CorrelationID, c.b.unsupportedApiVersions())
+			return
+		}
+		log.Info("closing connection: unsupported API version")
+		p.close = true
+		return
+	}
+	req := kmsg.RequestForKey(hdr.Key)
+	req.SetVersion(hdr.Version)
+	if err := req.ReadFrom(body); err != nil {
+		log.WithError(err).Info("closing connection: malformed request body")
+		p.close = true
+		return
+	}
+	rc := &reqCtx{conn: c, hdr: hdr, log: log}
+	resp, err := api.handle(ctx, rc, req)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.WithError(err).Info("closing connection")
+		}
+		p.close = true
+		return
+	}
+	if resp == nil { // acks=0 produce: no response at all
+		return
+	}
+	resp.SetVersion(hdr.Version)
+	p.frame = wire.AppendResponse(nil, hdr.CorrelationID, resp)
+}
+
+// reqCtx is what a handler knows about the request besides its body.
+type reqCtx struct {
+	conn *conn
+	hdr  wire.RequestHeader
+	log  logrus.FieldLogger
+}

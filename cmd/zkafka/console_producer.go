@@ -233,7 +233,7 @@ func produceLines(ctx context.Context, o producerOptions, stdin io.Reader, stder
 		if len(batch) == 0 {
 			break
 		}
-		if err := w.WriteMessages(context.WithoutCancel(ctx), batch...); err != nil {
+		if err := writeWithRetry(ctx, w, batch); err != nil {
 			w.Close()
 			return failf("ERROR Error when sending message to topic %s: %v", o.topic, producerErrorMessage(err, o))
 		}
@@ -249,6 +249,46 @@ func produceLines(ctx context.Context, o producerOptions, stdin io.Reader, stder
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// writeWithRetry writes batch, retrying the messages that failed with a
+// retriable error (e.g. LEADER_NOT_AVAILABLE right after a topic was
+// auto-created) for up to about 10 seconds, as Kafka's producer waits for
+// metadata. It keeps going after SIGINT so that lines already read are sent.
+func writeWithRetry(ctx context.Context, w *kafka.Writer, batch []kafka.Message) error {
+	const attempts = 40
+	ctx = context.WithoutCancel(ctx)
+	for i := 1; ; i++ {
+		err := w.WriteMessages(ctx, batch...)
+		if err == nil || i == attempts || !retriable(err) {
+			return err
+		}
+		var we kafka.WriteErrors
+		if errors.As(err, &we) && len(we) == len(batch) {
+			var failed []kafka.Message
+			for j, e := range we {
+				if e != nil {
+					failed = append(failed, batch[j])
+				}
+			}
+			batch = failed
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func retriable(err error) bool {
+	var we kafka.WriteErrors
+	if errors.As(err, &we) {
+		for _, e := range we {
+			if e != nil && !retriable(e) {
+				return false
+			}
+		}
+		return true
+	}
+	var ke kafka.Error
+	return errors.As(err, &ke) && ke.Temporary()
 }
 
 // readLines sends each line of r (without its newline) until EOF, an error

@@ -25,7 +25,12 @@ type brokerAdmin struct {
 	transport *kafka.Transport
 	client    *kafka.Client
 	meta      *metadata.Response // from the last ListTopics, reused by DescribeTopic
+	// describeConfigs records whether the broker implements DescribeConfigs
+	// (nil until asked).
+	describeConfigs *bool
 }
+
+const describeConfigsKey = 32 // Kafka API key of DescribeConfigs
 
 func newBrokerAdmin(bootstrap string) *brokerAdmin {
 	addrs := splitList(bootstrap)
@@ -140,6 +145,18 @@ func (a *brokerAdmin) DescribeTopic(ctx context.Context, topic string) (topicDes
 // kafka-topics.sh --describe shows them. A broker that does not implement
 // DescribeConfigs yields none.
 func (a *brokerAdmin) topicConfigs(ctx context.Context, topic string) ([]string, error) {
+	if a.describeConfigs == nil {
+		supported := false
+		if v, err := a.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{}); err == nil {
+			for _, k := range v.ApiKeys {
+				supported = supported || k.ApiKey == describeConfigsKey
+			}
+		}
+		a.describeConfigs = &supported
+	}
+	if !*a.describeConfigs {
+		return nil, nil
+	}
 	resp, err := a.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{
 		Resources: []kafka.DescribeConfigRequestResource{{ResourceType: kafka.ResourceTypeTopic, ResourceName: topic}},
 	})

@@ -68,3 +68,17 @@ func (e *BrokerIDRegisteredError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrBrokerIDRegistered) true.
 func (e *BrokerIDRegisteredError) Unwrap() error { return ErrBrokerIDRegistered }
+
+// kafkaError carries Kafka's own message text (what a broker puts in an
+// error_message field) while matching a sentinel with errors.Is.
+type kafkaError struct {
+	kind error
+	msg  string
+}
+
+func (e *kafkaError) Error() string { return e.msg }
+func (e *kafkaError) Unwrap() error { return e.kind }
+
+func kerrorf(kind error, format string, args ...any) error {
+	return &kafkaError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}

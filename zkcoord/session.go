@@ -175,20 +175,7 @@ func connect0(ctx context.Context, connect string, sessionTimeout time.Duration,
 		l.SetLevel(logrus.PanicLevel)
 		log = l
 	}
-	log = log.WithField("component", "zkcoord")
-	sctx, cancel := context.WithCancel(context.Background())
-	s := &Session{
-		chroot:       chroot,
-		servers:      servers,
-		log:          log,
-		zlog:         &zkLogger{log: log.WithField("component", "go-zookeeper")},
-		ctx:          sctx,
-		cancel:       cancel,
-		evSignal:     make(chan struct{}, 1),
-		firstSession: make(chan struct{}),
-		subs:         make(map[*subscriber]struct{}),
-		hookSignal:   make(chan struct{}, 1),
-	}
+	s := newSession(log, servers, chroot)
 	if dialer == nil {
 		dialer = net.DialTimeout
 	}
@@ -199,7 +186,7 @@ func connect0(ctx context.Context, connect string, sessionTimeout time.Duration,
 		zk.WithDialer(dialer),
 	)
 	if err != nil {
-		cancel()
+		s.cancel()
 		return nil, fmt.Errorf("zkcoord: connect to ZooKeeper at %s: %w", strings.Join(servers, ","), err)
 	}
 	s.conn = conn
@@ -224,9 +211,28 @@ func connect0(ctx context.Context, connect string, sessionTimeout time.Duration,
 			return nil, fmt.Errorf("zkcoord: create chroot %s: %w", chroot, err)
 		}
 	}
-	log.WithFields(logrus.Fields{"servers": servers, "chroot": chroot, "zk_session": fmt.Sprintf("0x%x", s.SessionID())}).
+	s.log.WithFields(logrus.Fields{"servers": servers, "chroot": chroot, "zk_session": fmt.Sprintf("0x%x", s.SessionID())}).
 		Info("ZooKeeper session established")
 	return s, nil
+}
+
+// newSession builds a Session without a connection (tests drive its state
+// machine directly).
+func newSession(log logrus.FieldLogger, servers []string, chroot string) *Session {
+	log = log.WithField("component", "zkcoord")
+	sctx, cancel := context.WithCancel(context.Background())
+	return &Session{
+		chroot:       chroot,
+		servers:      servers,
+		log:          log,
+		zlog:         &zkLogger{log: log.WithField("component", "go-zookeeper")},
+		ctx:          sctx,
+		cancel:       cancel,
+		evSignal:     make(chan struct{}, 1),
+		firstSession: make(chan struct{}),
+		subs:         make(map[*subscriber]struct{}),
+		hookSignal:   make(chan struct{}, 1),
+	}
 }
 
 // ensureRaw creates an absolute (non-chrooted) path and its parents.
@@ -283,7 +289,12 @@ func (s *Session) Close() {
 func (s *Session) Done() <-chan struct{} { return s.ctx.Done() }
 
 // SessionID is the current ZooKeeper session id (0 while none is established).
-func (s *Session) SessionID() int64 { return s.conn.SessionID() }
+func (s *Session) SessionID() int64 {
+	if s.conn == nil {
+		return 0
+	}
+	return s.conn.SessionID()
+}
 
 // Chroot is the chroot from the connect string ("" if none).
 func (s *Session) Chroot() string { return s.chroot }
@@ -400,7 +411,7 @@ func (s *Session) Subscribe() (events <-chan SessionEvent, cancel func()) {
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
-		sub.stop()
+		close(sub.out)
 		return sub.out, func() {}
 	}
 	s.subs[sub] = struct{}{}

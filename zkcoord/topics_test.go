@@ -102,7 +102,7 @@ func TestAssignReplicasReferenceConsumerOffsets(t *testing.T) {
 
 func TestAssignReplicasErrors(t *testing.T) {
 	if _, err := AssignReplicasRackUnaware(3, 3, []int32{1, 2}, 0, 0); !errors.Is(err, ErrInvalidReplicationFactor) ||
-		err.Error() != "invalid replication factor: replication factor: 3 larger than available brokers: 2" {
+		err.Error() != "Replication factor: 3 larger than available brokers: 2." {
 		t.Errorf("rf > brokers: %v", err)
 	}
 	if _, err := AssignReplicasRackUnaware(3, 0, []int32{1, 2}, 0, 0); !errors.Is(err, ErrInvalidReplicationFactor) {

@@ -65,7 +65,8 @@
 // (CreateTopic), /config/topics/T and /config/changes/config_change_N
 // (CreateTopic, SetTopicConfig, SetEntityConfig), /admin/delete_topics/T
 // (MarkTopicForDeletion), /cluster/id (GetOrCreateClusterID), the persistent
-// top-level paths (CreateTopLevelPaths), /consumers/G/offsets/T/P
+// top-level paths (CreateTopLevelPaths), /latest_producer_id_block
+// (AllocateProducerIDBlock), /consumers/G/offsets/T/P
 // (Get/SetConsumerOffset). Read helpers exist for /controller,
 // /controller_epoch and partition state znodes; writes to those belong to
 // controller.go and partition_state.go, which must go through Session.Multi

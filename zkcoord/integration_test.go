@@ -700,3 +700,46 @@ func TestIntegration_Topics(t *testing.T) {
 		t.Fatalf("offset: %d %v %v", o, ok, err)
 	}
 }
+
+func TestIntegration_ProducerIDBlocks(t *testing.T) {
+	z := startZK(t)
+	ctx := testCtx(t)
+	s1 := connectT(t, z.Connect("/k"), 4*time.Second)
+	s2 := connectT(t, z.Connect("/k"), 4*time.Second)
+	if err := s1.CreateTopLevelPaths(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s1.AllocateProducerIDBlock(ctx, 1)
+	if err != nil || b != (ProducerIDBlock{1, 0, 999}) {
+		t.Fatalf("first block %+v %v", b, err)
+	}
+	d, st, _ := s1.Get(ctx, LatestProducerIDBlockPath)
+	if string(d) != `{"version":1,"broker":1,"block_start":"0","block_end":"999"}` || st.Version != 1 {
+		t.Fatalf("znode %s v%d", d, st.Version)
+	}
+	// concurrent allocation from two brokers never hands out a block twice
+	var mu sync.Mutex
+	seen := map[int64]bool{0: true}
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func(s *Session, id int32) {
+			defer wg.Done()
+			b, err := s.AllocateProducerIDBlock(ctx, id)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if seen[b.BlockStart] || b.BlockEnd != b.BlockStart+999 {
+				t.Errorf("block %+v reused or malformed", b)
+			}
+			seen[b.BlockStart] = true
+		}([]*Session{s1, s2}[i%2], int32(i%2+1))
+	}
+	wg.Wait()
+	if len(seen) != 11 {
+		t.Fatalf("blocks %v", seen)
+	}
+}

@@ -425,7 +425,9 @@ func (s *Session) Multi(ctx context.Context, ops ...any) ([]MultiResponse, error
 // firstMultiErr picks the op error that caused a failed multi.
 func firstMultiErr(res []zk.MultiResponse, err error) error {
 	for _, r := range res {
-		if r.Error != nil && !errors.Is(r.Error, zk.ErrAPIError) && r.Error.Error() != "zk: runtime inconsistency" {
+		// ops after the failing one report RUNTIMEINCONSISTENCY (-2), which
+		// go-zookeeper has no sentinel for
+		if r.Error != nil && r.Error.Error() != "unknown error: -2" {
 			return r.Error
 		}
 	}

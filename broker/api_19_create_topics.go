@@ -2,13 +2,10 @@ package broker
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/zkafka/zkafka/zkcoord"
 )
 
 // handleCreateTopics writes each new topic to ZooKeeper and waits (up to the
@@ -33,12 +30,12 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		rt.NumPartitions, rt.ReplicationFactor = -1, -1
 		partitions, rf, assignment, configs, err := b.createTopicArgs(t)
 		if err == nil && seen[t.Topic] > 1 {
-			err = fmt.Errorf("%w: topic %q appears more than once in the request", errInvalidRequest, t.Topic)
+			err = requestError(errInvalidRequest, "Create topics request from client contains multiple entries for the topic %s.", t.Topic)
 		}
 		if err == nil && !req.ValidateOnly {
 			err = b.createTopic(ctx, t.Topic, partitions, rf, assignment, configs)
 		} else if err == nil {
-			err = zkcoord.ValidateTopicName(t.Topic)
+			_, err = b.planTopic(t.Topic, partitions, rf, assignment)
 		}
 		if err != nil {
 			rt.ErrorCode = topicErrorCode(err)
@@ -73,47 +70,36 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 	return resp, nil
 }
 
-// createTopicArgs works out partitions, replication factor, assignment and
-// configs of one CreateTopics entry, applying the broker defaults for -1.
+// createTopicArgs works out partitions, replication factor, explicit
+// assignment and configs of one CreateTopics entry, applying the broker
+// defaults for -1. planTopic validates them.
 func (b *Broker) createTopicArgs(t kmsg.CreateTopicsRequestTopic) (int32, int16, map[int32][]int32, map[string]string, error) {
 	configs := map[string]string{}
 	for _, c := range t.Configs {
 		if c.Value == nil {
-			return 0, 0, nil, nil, fmt.Errorf("%w: config %s has a null value", errInvalidConfig, c.Name)
+			return 0, 0, nil, nil, requestError(errInvalidConfig, "Null value not supported for topic configs: %s", c.Name)
 		}
 		configs[c.Name] = *c.Value
 	}
-	if len(t.ReplicaAssignment) > 0 {
-		if t.NumPartitions != -1 || t.ReplicationFactor != -1 {
-			return 0, 0, nil, nil, fmt.Errorf("%w: both a replica assignment and partitions/replication factor were given", errInvalidRequest)
+	if len(t.ReplicaAssignment) == 0 {
+		partitions, rf := t.NumPartitions, t.ReplicationFactor
+		if partitions == -1 {
+			partitions = b.cfg.NumPartitions
 		}
-		assignment := make(map[int32][]int32, len(t.ReplicaAssignment))
-		for _, a := range t.ReplicaAssignment {
-			assignment[a.Partition] = a.Replicas
+		if rf == -1 {
+			rf = b.cfg.DefaultReplicationFactor
 		}
-		if len(assignment) != len(t.ReplicaAssignment) {
-			return 0, 0, nil, nil, fmt.Errorf("%w: a partition appears twice", errInvalidReplicaAssignment)
-		}
-		if err := b.checkAssignment(assignment); err != nil {
-			return 0, 0, nil, nil, err
-		}
-		return int32(len(assignment)), int16(len(assignment[0])), assignment, configs, nil
+		return partitions, rf, nil, configs, nil
 	}
-	partitions, rf := t.NumPartitions, t.ReplicationFactor
-	if partitions == -1 {
-		partitions = b.cfg.NumPartitions
+	if t.NumPartitions != -1 || t.ReplicationFactor != -1 {
+		return 0, 0, nil, nil, requestError(errInvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
 	}
-	if rf == -1 {
-		rf = b.cfg.DefaultReplicationFactor
+	assignment := make(map[int32][]int32, len(t.ReplicaAssignment))
+	for _, a := range t.ReplicaAssignment {
+		assignment[a.Partition] = a.Replicas
 	}
-	if partitions <= 0 {
-		return 0, 0, nil, nil, errInvalidPartitions
+	if len(assignment) != len(t.ReplicaAssignment) {
+		return 0, 0, nil, nil, requestError(errInvalidReplicaAssignment, "a partition appears twice in the replica assignment")
 	}
-	if rf <= 0 {
-		return 0, 0, nil, nil, errInvalidReplicationFactor
-	}
-	if n := len(b.meta.aliveBrokerIDs()); int(rf) > max(n, 1) {
-		return 0, 0, nil, nil, fmt.Errorf("%w: replication factor: %d larger than available brokers: %d", errInvalidReplicationFactor, rf, n)
-	}
-	return partitions, rf, nil, configs, nil
+	return int32(len(assignment)), int16(len(assignment[0])), assignment, configs, nil
 }

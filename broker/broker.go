@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +40,9 @@ type Broker struct {
 // it down cleanly: listeners closed, logs flushed and closed with a clean
 // shutdown marker, ZooKeeper registration removed at once.
 func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
-	log = log.WithField("broker_id", cfg.BrokerID)
+	if cfg.BrokerID >= 0 {
+		log = log.WithField("broker_id", cfg.BrokerID)
+	}
 	b := &Broker{cfg: cfg, log: log, meta: newMetadataCache()}
 	b.registerAPIs()
 
@@ -52,17 +56,6 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 		}
 	}()
 
-	logCfg := b.logConfig()
-	if b.logs, err = logstore.OpenManager(cfg.LogDirs, logCfg, log.WithField("component", "logstore")); err != nil {
-		return fmt.Errorf("open log dirs: %w", err)
-	}
-	defer func() {
-		if err := b.logs.Close(); err != nil {
-			log.WithError(err).Error("closing logs")
-		}
-	}()
-	b.replicas = newReplicaManager(cfg.BrokerID, b.logs, logCfg, log.WithField("component", "replica-manager"))
-
 	connectCtx, cancel := context.WithTimeout(ctx, cfg.ZooKeeperConnectionTimeout)
 	b.zk, err = zkcoord.Connect(connectCtx, cfg.ZooKeeperConnect, cfg.ZooKeeperSessionTimeout, log.WithField("component", "zookeeper"))
 	cancel()
@@ -74,6 +67,19 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	if err := b.initCluster(ctx); err != nil {
 		return err
 	}
+	cfg = b.cfg // with the broker id resolved
+	log = b.log
+	logCfg := b.logConfig()
+	if b.logs, err = logstore.OpenManager(cfg.LogDirs, logCfg, log.WithField("component", "logstore")); err != nil {
+		return fmt.Errorf("open log dirs: %w", err)
+	}
+	defer func() {
+		if err := b.logs.Close(); err != nil {
+			log.WithError(err).Error("closing logs")
+		}
+	}()
+	b.replicas = newReplicaManager(cfg.BrokerID, b.logs, logCfg, log.WithField("component", "replica-manager"))
+
 	stopRegistration, err := b.register(ctx)
 	if err != nil {
 		return err
@@ -135,21 +141,58 @@ func (b *Broker) initCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster id: %w", err)
 	}
 	b.clusterID = id
+	stored := int32(-1) // broker.id found in meta.properties
 	for _, dir := range b.cfg.LogDirs {
 		mp, err := logstore.ReadMetaProperties(dir)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
+			continue
 		case err != nil:
 			return err
 		case mp.ClusterID != "" && mp.ClusterID != id:
 			return fmt.Errorf("log dir %s belongs to cluster %s but ZooKeeper at %s holds cluster %s: point log.dirs or zookeeper.connect at the right cluster", dir, mp.ClusterID, b.cfg.ZooKeeperConnect, id)
-		case mp.BrokerID >= 0 && mp.BrokerID != b.cfg.BrokerID:
-			return fmt.Errorf("log dir %s belongs to broker.id %d, not %d: fix broker.id or log.dirs", dir, mp.BrokerID, b.cfg.BrokerID)
+		case stored >= 0 && mp.BrokerID != stored:
+			return fmt.Errorf("log dirs disagree on broker.id (%d and %d in %s): each log dir belongs to one broker", stored, mp.BrokerID, dir)
+		}
+		stored = mp.BrokerID
+	}
+	if err := b.resolveBrokerID(ctx, stored); err != nil {
+		return err
+	}
+	for _, dir := range b.cfg.LogDirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create log dir: %w", err)
 		}
 		if err := logstore.WriteMetaProperties(dir, b.cfg.BrokerID, id); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// resolveBrokerID settles broker.id as Kafka does: the configured id must
+// match the one in meta.properties; with none configured the stored one is
+// used, or a new one is generated from the version of /brokers/seqid (above
+// reserved.broker.max.id) when broker.id.generation.enable is on.
+func (b *Broker) resolveBrokerID(ctx context.Context, stored int32) error {
+	switch {
+	case b.cfg.BrokerID >= 0 && stored >= 0 && stored != b.cfg.BrokerID:
+		return fmt.Errorf("configured broker.id %d does not match broker.id %d stored in meta.properties of %s: fix broker.id or log.dirs", b.cfg.BrokerID, stored, strings.Join(b.cfg.LogDirs, ","))
+	case b.cfg.BrokerID >= 0:
+		return nil
+	case stored >= 0:
+		b.cfg.BrokerID = stored
+	case !b.cfg.BrokerIDGenerationEnable:
+		return errors.New("broker.id is not set and broker.id.generation.enable=false: set broker.id in the config file")
+	default:
+		st, err := b.zk.Set(ctx, zkcoord.BrokerSeqIDPath, nil, -1)
+		if err != nil {
+			return fmt.Errorf("generate broker.id from %s: %w", zkcoord.BrokerSeqIDPath, err)
+		}
+		b.cfg.BrokerID = st.Version + b.cfg.ReservedBrokerMaxID
+		b.log.WithField("broker_id", b.cfg.BrokerID).Info("generated broker.id")
+	}
+	b.log = b.log.WithField("broker_id", b.cfg.BrokerID)
 	return nil
 }
 
@@ -219,8 +262,12 @@ func (b *Broker) waitForStaleRegistration(ctx context.Context, reg *zkcoord.Brok
 
 func (b *Broker) brokerEpoch() int64 { return b.epoch.Load() }
 
-// interBrokerListener is the listener the controller uses to reach brokers.
+// interBrokerListener is the listener the controller uses to reach brokers:
+// inter.broker.listener.name, else PLAINTEXT, else the first one.
 func (b *Broker) interBrokerListener() string {
+	if b.cfg.InterBrokerListenerName != "" {
+		return b.cfg.InterBrokerListenerName
+	}
 	for _, ep := range b.cfg.AdvertisedListeners {
 		if ep.Name == "PLAINTEXT" {
 			return ep.Name

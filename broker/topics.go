@@ -12,50 +12,65 @@ import (
 	"github.com/zkafka/zkafka/zkcoord"
 )
 
-// errInvalidPartitions, errInvalidReplicationFactor and
-// errInvalidReplicaAssignment are request errors of topic creation.
+// Request errors of topic creation, each mapped to its Kafka error code by
+// topicErrorCode. They are wrapped by requestError with Kafka's own message.
 var (
-	errInvalidPartitions        = errors.New("number of partitions must be larger than 0")
-	errInvalidReplicationFactor = errors.New("replication factor must be larger than 0")
+	errInvalidPartitions        = errors.New("invalid partitions")
+	errInvalidReplicationFactor = errors.New("invalid replication factor")
 	errInvalidReplicaAssignment = errors.New("invalid replica assignment")
 	errInvalidRequest           = errors.New("invalid request")
 	errInvalidConfig            = errors.New("invalid config")
 )
 
-// createTopic writes a new topic's config and replica assignment to ZooKeeper
-// (Kafka's AdminZkClient order); the controller notices it and elects
-// leaders. With no explicit assignment, replicas are spread over the live
-// brokers with Kafka's rack-unaware assignment.
-func (b *Broker) createTopic(ctx context.Context, name string, partitions int32, rf int16, assignment map[int32][]int32, configs map[string]string) error {
-	if err := zkcoord.ValidateTopicName(name); err != nil {
-		return err
-	}
-	if assignment == nil {
-		var err error
-		if assignment, err = b.assignReplicas(partitions, rf); err != nil {
-			return err
-		}
-	} else if err := b.checkAssignment(assignment); err != nil {
-		return err
-	}
-	return b.zk.CreateTopic(ctx, name, assignment, configs)
+// requestErr is an error whose message is exactly what the client is told
+// (Kafka's wording) and which matches its kind with errors.Is.
+type requestErr struct {
+	kind error
+	msg  string
 }
 
-func (b *Broker) assignReplicas(partitions int32, rf int16) (map[int32][]int32, error) {
+func (e *requestErr) Error() string { return e.msg }
+func (e *requestErr) Unwrap() error { return e.kind }
+
+func requestError(kind error, format string, args ...any) error {
+	return &requestErr{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// planTopic validates a new topic and works out its replica assignment:
+// the explicit one (checked), or Kafka's rack-unaware assignment over the
+// live brokers.
+func (b *Broker) planTopic(name string, partitions int32, rf int16, assignment map[int32][]int32) (map[int32][]int32, error) {
+	if err := zkcoord.ValidateTopicName(name); err != nil {
+		return nil, err
+	}
+	if assignment != nil {
+		return assignment, b.checkAssignment(assignment)
+	}
 	if partitions <= 0 {
-		return nil, errInvalidPartitions
+		return nil, requestError(errInvalidPartitions, "Number of partitions must be larger than 0.")
 	}
 	if rf <= 0 {
-		return nil, errInvalidReplicationFactor
+		return nil, requestError(errInvalidReplicationFactor, "Replication factor must be larger than 0.")
 	}
 	brokers := b.meta.aliveBrokerIDs()
 	if len(brokers) == 0 {
 		brokers = []int32{b.cfg.BrokerID}
 	}
 	if int(rf) > len(brokers) {
-		return nil, fmt.Errorf("%w: replication factor %d larger than available brokers %d", errInvalidReplicationFactor, rf, len(brokers))
+		return nil, requestError(errInvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(brokers))
 	}
 	return zkcoord.AssignReplicasRackUnaware(partitions, rf, brokers, -1, 0)
+}
+
+// createTopic writes a new topic's config and replica assignment to ZooKeeper
+// (Kafka's AdminZkClient order); the controller notices it and elects
+// leaders.
+func (b *Broker) createTopic(ctx context.Context, name string, partitions int32, rf int16, assignment map[int32][]int32, configs map[string]string) error {
+	assignment, err := b.planTopic(name, partitions, rf, assignment)
+	if err != nil {
+		return err
+	}
+	return b.zk.CreateTopic(ctx, name, assignment, configs)
 }
 
 // checkAssignment validates an explicit replica assignment as Kafka does:
@@ -66,20 +81,20 @@ func (b *Broker) checkAssignment(assignment map[int32][]int32) error {
 	var rf int
 	for p, replicas := range assignment {
 		if p < 0 || int(p) >= n {
-			return fmt.Errorf("%w: partitions must be numbered consecutively from 0", errInvalidReplicaAssignment)
+			return requestError(errInvalidReplicaAssignment, "partitions must be numbered consecutively from 0")
 		}
 		if len(replicas) == 0 || (rf != 0 && len(replicas) != rf) {
-			return fmt.Errorf("%w: all partitions must have the same, non-zero number of replicas", errInvalidReplicaAssignment)
+			return requestError(errInvalidReplicaAssignment, "all partitions must have the same, non-zero number of replicas")
 		}
 		rf = len(replicas)
 		seen := map[int32]bool{}
 		for _, r := range replicas {
 			if seen[r] {
-				return fmt.Errorf("%w: duplicate replica %d in partition %d", errInvalidReplicaAssignment, r, p)
+				return requestError(errInvalidReplicaAssignment, "duplicate replica %d in partition %d", r, p)
 			}
 			seen[r] = true
 			if !b.meta.isAlive(r) {
-				return fmt.Errorf("%w: broker %d of partition %d is not alive", errInvalidReplicaAssignment, r, p)
+				return requestError(errInvalidReplicaAssignment, "broker %d of partition %d is not alive", r, p)
 			}
 		}
 	}

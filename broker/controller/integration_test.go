@@ -305,6 +305,12 @@ func TestIntegration_Controller(t *testing.T) {
 	t.Run("Deletion", func(t *testing.T) {
 		testDeletion(t, &cluster{t: t, connect: zk.Connect("/deletion"), cfg: DefaultConfig})
 	})
+	t.Run("ConflictingWriteAndIsrNotification", func(t *testing.T) {
+		testConflictAndIsrNotification(t, &cluster{t: t, connect: zk.Connect("/conflict"), cfg: DefaultConfig})
+	})
+	t.Run("SessionExpiryEvents", func(t *testing.T) {
+		testSessionEvents(t, &cluster{t: t, connect: zk.Connect("/session"), cfg: DefaultConfig})
+	})
 	t.Run("DeletionDisabled", func(t *testing.T) {
 		testDeletionDisabled(t, &cluster{t: t, connect: zk.Connect("/nodelete"), cfg: func(id int32) Config {
 			c := DefaultConfig(id)
@@ -515,5 +521,75 @@ func testDeletionDisabled(t *testing.T, cl *cluster) {
 	})
 	if ok, _, _ := admin.Exists(ctx, zkcoord.PartitionStatePath("keep", 0)); !ok {
 		t.Fatal("topic deleted although delete.topic.enable=false")
+	}
+}
+
+func testConflictAndIsrNotification(t *testing.T, cl *cluster) {
+	ctx := context.Background()
+	b1 := cl.start(1, startFakeBroker(t))
+	waitFor(t, "broker 1 to be controller", b1.c.IsActive)
+	f3 := startFakeBroker(t)
+	b2, _ := cl.start(2, startFakeBroker(t)), cl.start(3, f3)
+	admin := cl.session()
+	if err := admin.CreateTopic(ctx, "c", map[int32][]int32{0: {2, 3, 1}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantJSON(t, admin, zkcoord.PartitionStatePath("c", 0), `{"controller_epoch":1,"leader":2,"version":1,"leader_epoch":0,"isr":[2,3,1]}`)
+
+	// The leader shrinks the ISR on its own (no new leader epoch) and tells
+	// the controller through /isr_change_notification.
+	st := zkcoord.LeaderAndIsr{Leader: 2, LeaderEpoch: 0, Isr: []int32{2, 3}, ControllerEpoch: 1}
+	if _, err := admin.Set(ctx, zkcoord.PartitionStatePath("c", 0), zkcoord.EncodeLeaderAndIsr(st), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Create(ctx, zkcoord.IsrChangeSequentialPath,
+		zkcoord.EncodeIsrChangeNotification([]zkcoord.TopicPartition{{Topic: "c", Partition: 0}}), zkcoord.FlagPersistent|zkcoord.FlagSequence); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "UpdateMetadata with the shrunk ISR at broker 3", func() bool {
+		for _, r := range f3.requests(6) {
+			for _, ts := range r.(*kmsg.UpdateMetadataRequest).TopicStates {
+				if ts.Topic == "c" && slices.Equal(ts.PartitionStates[0].ISR, []int32{2, 3}) && ts.PartitionStates[0].ZKVersion == 1 {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	waitFor(t, "notification deleted", func() bool {
+		names, _, err := admin.Children(ctx, zkcoord.IsrChangeNotificationPath)
+		return err == nil && len(names) == 0
+	})
+
+	// Another change the controller is not told about: its cached zkVersion
+	// is stale, its conditional write conflicts, it re-reads and decides
+	// again. Broker 1 must not come back into the ISR.
+	st.Isr = []int32{2, 3}
+	st.LeaderEpoch = 0
+	if _, err := admin.Set(ctx, zkcoord.PartitionStatePath("c", 0), zkcoord.EncodeLeaderAndIsr(st), 1); err != nil {
+		t.Fatal(err)
+	}
+	b2.kill()
+	wantJSON(t, admin, zkcoord.PartitionStatePath("c", 0), `{"controller_epoch":1,"leader":3,"version":1,"leader_epoch":1,"isr":[3]}`)
+	waitFor(t, "LeaderAndIsr making broker 3 leader", func() bool {
+		_, p := findLAI(f3, "c", 0, 1)
+		return p != nil && p.Leader == 3 && p.ZKVersion == 3 && slices.Equal(p.ISR, []int32{3})
+	})
+}
+
+// testSessionEvents drives the session-expiry path with synthetic session
+// events (making a real session expire needs a paused process): Expired
+// resigns, NewSession re-registers the watch and elects again; /controller
+// still held by this session from the resigned term is deleted first.
+func testSessionEvents(t *testing.T, cl *cluster) {
+	b1 := cl.start(1, startFakeBroker(t))
+	waitFor(t, "broker 1 to be controller", b1.c.IsActive)
+	admin := cl.session()
+	b1.c.events.push(evSession{zkcoord.SessionEvent{State: zkcoord.StateExpired}})
+	waitFor(t, "resignation", func() bool { return !b1.c.IsActive() })
+	b1.c.events.push(evSession{zkcoord.SessionEvent{State: zkcoord.StateNewSession}})
+	waitFor(t, "re-election", b1.c.IsActive)
+	if e := controllerEpoch(admin); e != "2" {
+		t.Fatalf("/controller_epoch = %q after re-election", e)
 	}
 }

@@ -237,3 +237,12 @@ func (b *Broker) dumpLog() {
 	}
 	b.t.Logf("---- broker %d log (%s) ----\n%s", b.ID, b.LogFile, bytes.TrimSpace(data))
 }
+
+// Signal sends sig to the broker process (e.g. SIGSTOP/SIGCONT to pause it
+// past its ZooKeeper session timeout).
+func (b *Broker) Signal(sig os.Signal) error {
+	if !b.Running() {
+		return fmt.Errorf("broker %d is not running", b.ID)
+	}
+	return b.cmd.Process.Signal(sig)
+}

@@ -248,39 +248,52 @@ func (s *State) PlanFailover() *Plan {
 	return p
 }
 
-// PlanBrokerChange applies a new set of live brokers (from /brokers/ids, with
-// czxid epochs) and plans what 2.4's onBrokerFailure and onBrokerStartup do.
-// A broker whose epoch changed has bounced: it is both dead and new.
-//   - new brokers get UpdateMetadata with all partitions, the others one with
-//     the new broker list only (before any write);
-//   - partitions led by dead brokers get a leader (offline election), dead
-//     replicas leave ISRs, offline partitions with a returning replica get a
-//     leader, new partitions with a live replica get created;
-//   - LeaderAndIsr for the changed partitions to their live replicas, and
-//     LeaderAndIsr for every partition of a new broker to it;
-//   - if only brokers died and nothing changed, UpdateMetadata (brokers only)
-//     to everybody so they forget the dead;
-//   - deletions waiting for a returning broker resume.
-func (s *State) PlanBrokerChange(live map[int32]Broker) (p *Plan, dead, born []int32) {
+// DiffBrokers compares a new reading of /brokers/ids (with czxid epochs)
+// with the live brokers: dead brokers disappeared, born ones appeared; a
+// broker whose epoch changed has bounced and is in both (2.4 handles it as
+// a failure followed by a startup). Both are sorted.
+func (s *State) DiffBrokers(live map[int32]Broker) (dead, born []int32) {
 	for id, old := range s.Live {
-		nb, ok := live[id]
-		if !ok || nb.Epoch != old.Epoch {
+		if nb, ok := live[id]; !ok || nb.Epoch != old.Epoch {
 			dead = append(dead, id)
 		}
 	}
 	for id, nb := range live {
-		old, ok := s.Live[id]
-		if !ok || nb.Epoch != old.Epoch {
+		if old, ok := s.Live[id]; !ok || nb.Epoch != old.Epoch {
 			born = append(born, id)
 		}
 	}
 	slices.Sort(dead)
 	slices.Sort(born)
-	s.Live = maps.Clone(live)
-	p = &Plan{}
-	if len(dead) == 0 && len(born) == 0 {
-		return p, nil, nil
+	return dead, born
+}
+
+// PlanBrokerChange is processBrokerChange for a new reading of
+// /brokers/ids: the plan of PlanBrokerFailure for the dead (and bounced)
+// brokers, then a function returning PlanBrokerStartup's plan for the new
+// (and bounced) ones, to be called once the first plan's writes are applied.
+func (s *State) PlanBrokerChange(live map[int32]Broker) (failure *Plan, startup func() *Plan, dead, born []int32) {
+	dead, born = s.DiffBrokers(live)
+	failure = &Plan{}
+	if len(dead) > 0 {
+		failure = s.PlanBrokerFailure(dead)
 	}
+	return failure, func() *Plan { return s.PlanBrokerStartup(live, born) }, dead, born
+}
+
+// PlanBrokerFailure is onBrokerFailure: the dead brokers leave the live set;
+// partitions they led get a leader (offline election, skipping topics being
+// deleted), dead replicas leave ISRs (never emptying one), LeaderAndIsr for
+// the changed partitions goes to their live replicas and UpdateMetadata to
+// every live broker; if nothing changed, UpdateMetadata without partitions
+// still tells everybody about the dead. Deletion requests awaiting an
+// answer from a dead broker will be sent again when it returns.
+func (s *State) PlanBrokerFailure(dead []int32) *Plan {
+	live := maps.Clone(s.Live)
+	for _, id := range dead {
+		delete(live, id)
+	}
+	s.Live = live
 	for _, d := range s.Deleting {
 		for k, st := range d.replicas {
 			if slices.Contains(dead, k.Broker) && st == replicaDeleteStarted {
@@ -288,23 +301,42 @@ func (s *State) PlanBrokerChange(live map[int32]Broker) (p *Plan, dead, born []i
 			}
 		}
 	}
-	if len(born) > 0 {
-		before := newBatch()
-		var existing []int32
-		for _, id := range s.LiveIDs() {
-			if !slices.Contains(born, id) {
-				existing = append(existing, id)
-			}
-		}
-		before.addUpdateMetadata(existing)
-		all := newBatch()
-		all.UMAll = true
-		all.addUpdateMetadata(born)
-		p.Before = append(p.Before, before, all)
-	}
 	after := newBatch()
-	p.After = append(p.After, after)
+	p := &Plan{After: []*Batch{after}}
 	p.Writes = s.reconcile(s.Partitions(), after)
+	if len(p.Writes) == 0 {
+		after.addUpdateMetadata(s.LiveIDs())
+	}
+	return p
+}
+
+// PlanBrokerStartup is onBrokerStartup with live as the new live set:
+// UpdateMetadata with the new broker list to the others and with every
+// partition to the new brokers (before any write); LeaderAndIsr for each of
+// their partitions to the new brokers; elections for offline partitions a
+// returning replica can lead and creation of new partitions that now have a
+// live replica (LeaderAndIsr to live replicas, UpdateMetadata to all);
+// deletions waiting for a returning broker resume.
+func (s *State) PlanBrokerStartup(live map[int32]Broker, born []int32) *Plan {
+	s.Live = maps.Clone(live)
+	p := &Plan{}
+	if len(born) == 0 {
+		return p
+	}
+	before := newBatch()
+	var existing []int32
+	for _, id := range s.LiveIDs() {
+		if !slices.Contains(born, id) {
+			existing = append(existing, id)
+		}
+	}
+	before.addUpdateMetadata(existing)
+	all := newBatch()
+	all.UMAll = true
+	all.addUpdateMetadata(born)
+	p.Before = []*Batch{before, all}
+	after := newBatch()
+	p.After = []*Batch{after}
 	for _, tp := range s.Partitions() {
 		if _, ok := s.Leadership[tp]; !ok || s.Deleting[tp.Topic] != nil {
 			continue
@@ -315,11 +347,9 @@ func (s *State) PlanBrokerChange(live map[int32]Broker) (p *Plan, dead, born []i
 			}
 		}
 	}
-	if len(born) == 0 && len(p.Writes) == 0 {
-		after.addUpdateMetadata(s.LiveIDs())
-	}
+	p.Writes = s.reconcile(s.Partitions(), after)
 	p.merge(s.PlanDeletions())
-	return p, dead, born
+	return p
 }
 
 // PlanNewPartitions is onNewPartitionCreation for partitions whose

@@ -171,9 +171,12 @@ func TestPlanBrokerChangeFailure(t *testing.T) {
 			if tc.topicClean {
 				s.TopicUnclean["t"] = false
 			}
-			p, dead, born := s.PlanBrokerChange(brokers(filter(tc.live, func(id int32) bool { return id != 1 })...))
+			p, startup, dead, born := s.PlanBrokerChange(brokers(filter(tc.live, func(id int32) bool { return id != 1 })...))
 			if !slices.Equal(dead, []int32{1}) || len(born) != 0 {
 				t.Fatalf("dead %v born %v", dead, born)
+			}
+			if sp := startup(); !sp.Empty() {
+				t.Fatalf("startup plan without new brokers: %+v", sp)
 			}
 			checkWrites(t, p.Writes, tc.want)
 			if len(p.Before) != 0 {
@@ -197,10 +200,11 @@ func TestPlanBrokerChangeRejoin(t *testing.T) {
 			0: {Leader: NoLeader, LeaderEpoch: 1, ISR: []int32{1}, ZkVersion: 1},
 			1: {Leader: 2, LeaderEpoch: 1, ISR: []int32{2}, ZkVersion: 1},
 		})
-	p, dead, born := s.PlanBrokerChange(brokers(1, 2))
-	if len(dead) != 0 || !slices.Equal(born, []int32{1}) {
-		t.Fatalf("dead %v born %v", dead, born)
+	failure, startup, dead, born := s.PlanBrokerChange(brokers(1, 2))
+	if len(dead) != 0 || !slices.Equal(born, []int32{1}) || !failure.Empty() {
+		t.Fatalf("dead %v born %v failure plan %+v", dead, born, failure)
 	}
+	p := startup()
 	// Offline partition 0 gets its ISR member back as leader; new partition 2
 	// (no state before, its only replica was dead) is created.
 	checkWrites(t, p.Writes, []write{
@@ -228,20 +232,47 @@ func TestPlanBrokerChangeBounce(t *testing.T) {
 	b := live[1]
 	b.Epoch = 999 // re-registered: a new czxid
 	live[1] = b
-	p, dead, born := s.PlanBrokerChange(live)
+	failure, startup, dead, born := s.PlanBrokerChange(live)
 	if !slices.Equal(dead, []int32{1}) || !slices.Equal(born, []int32{1}) {
 		t.Fatalf("dead %v born %v", dead, born)
 	}
-	// It is live again in the final view: its leadership stands, it is told
-	// about its partitions again with its new epoch.
+	// As in 2.4, first a failure: leadership moves to the other ISR member.
+	checkWrites(t, failure.Writes, []write{{leader: 2, epoch: 1, isr: []int32{2}}})
+	applyWrites(s, failure)
+	// Then a startup: the broker hears about everything, with its new epoch,
+	// and follows.
+	p := startup()
 	checkWrites(t, p.Writes, nil)
+	if !p.Before[1].UMAll || !p.Before[1].UMBrokers[1] {
+		t.Fatalf("UpdateMetadata to the bounced broker: %+v", p.Before)
+	}
 	if got := laiTargets(p.After[0]); !reflect.DeepEqual(got, map[int32][]int32{1: {0}}) {
 		t.Fatalf("LeaderAndIsr targets %v", got)
 	}
 	reqs := s.buildBatch(p.After[0], "PLAINTEXT")
-	if r := reqs[1][0].req.(*kmsg.LeaderAndISRRequest); r.BrokerEpoch != 999 {
-		t.Fatalf("broker epoch %d", r.BrokerEpoch)
+	if r := reqs[1][0].req.(*kmsg.LeaderAndISRRequest); r.BrokerEpoch != 999 || r.TopicStates[0].PartitionStates[0].Leader != 2 {
+		t.Fatalf("LeaderAndIsr to the bounced broker: %+v", r)
 	}
+}
+
+// applyWrites records a plan's writes as successful (zkVersion+1).
+func applyWrites(s *State, p *Plan) {
+	for _, w := range p.Writes {
+		v := w.New.ZkVersion + 1
+		if w.Create {
+			v = 0
+		}
+		s.Apply(w, v)
+	}
+}
+
+// brokerChange runs both phases of a broker change, the failure's writes
+// succeeding, and returns both plans merged.
+func brokerChange(s *State, live map[int32]Broker) *Plan {
+	failure, startup, _, _ := s.PlanBrokerChange(live)
+	applyWrites(s, failure)
+	failure.merge(startup())
+	return failure
 }
 
 func TestPlanFailover(t *testing.T) {
@@ -301,7 +332,7 @@ func TestDeletion(t *testing.T) {
 		}
 		// The broker returns: deletion starts. Its partition is not elected:
 		// topics being deleted are left alone.
-		p, _, _ = s.PlanBrokerChange(brokers(1, 2))
+		p = brokerChange(s, brokers(1, 2))
 		checkWrites(t, p.Writes, []write{
 			{p: 0, leader: NoLeader, epoch: 1, isr: []int32{2}},
 			{p: 1, leader: NoLeader, epoch: 4, isr: []int32{1, 2}, version: 4},
@@ -365,11 +396,11 @@ func TestDeletion(t *testing.T) {
 		s.QueueDeletions([]string{"t"}, true)
 		s.PlanDeletions()
 		s.OnStopReplicaDeleteResponse(2, map[TP]int16{{"t", 0}: 0, {"t", 1}: 0})
-		p, _, _ := s.PlanBrokerChange(brokers(2))
+		p := brokerChange(s, brokers(2))
 		if len(p.Writes) != 0 || len(p.DeleteTopics) != 0 {
 			t.Fatalf("%+v", p)
 		}
-		p, _, _ = s.PlanBrokerChange(brokers(1, 2))
+		p = brokerChange(s, brokers(1, 2))
 		if !reflect.DeepEqual(p.After[len(p.After)-1].StopDelete, map[int32][]TP{1: {{"t", 1}}}) {
 			t.Fatalf("%+v", p.After)
 		}

@@ -168,17 +168,20 @@ func (c *Controller) onBrokerChange(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, dead, born := c.st.PlanBrokerChange(live)
+	failure, startup, dead, born := c.st.PlanBrokerChange(live)
+	if len(dead) > 0 || len(born) > 0 {
+		c.log.WithFields(logrus.Fields{"dead_or_bounced": dead, "new_or_bounced": born, "live": sortedKeys(live)}).Info("brokers changed")
+	}
 	for _, id := range dead {
 		c.stopSender(id)
+	}
+	if err := c.execute(ctx, failure); err != nil {
+		return err
 	}
 	for _, id := range born {
 		c.startSender(live[id])
 	}
-	if len(dead) > 0 || len(born) > 0 {
-		c.log.WithFields(logrus.Fields{"dead": dead, "new": born, "live": c.st.LiveIDs()}).Info("brokers changed")
-	}
-	return c.execute(ctx, p)
+	return c.execute(ctx, startup())
 }
 
 // onTopicChange is TopicChange: new topics get their partitions created;

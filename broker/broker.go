@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/zkafka/zkafka/broker/controller"
+	"github.com/zkafka/zkafka/internal/goroutine"
 	"github.com/zkafka/zkafka/logstore"
 	"github.com/zkafka/zkafka/zkcoord"
 )
@@ -26,7 +27,7 @@ type Broker struct {
 	log logrus.FieldLogger
 
 	apis       map[int16]api
-	goroutines goroutines
+	goroutines goroutine.Group
 
 	logs      *logstore.Manager
 	zk        *zkcoord.Session

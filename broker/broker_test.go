@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"encoding/binary"
-	"hash/crc32"
 	"io"
 	"net"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/zkafka/zkafka/broker/wire"
+	"github.com/zkafka/zkafka/internal/testutil"
 	"github.com/zkafka/zkafka/logstore"
 )
 
@@ -124,31 +124,9 @@ func (tb *testBroker) lead(t *testing.T, c *wire.Conn, topic string, partitions 
 func testBatch(n int) []byte {
 	var recs []byte
 	for i := 0; i < n; i++ {
-		var body []byte
-		body = append(body, 0)
-		body = binary.AppendVarint(body, 0)
-		body = binary.AppendVarint(body, int64(i))
-		body = binary.AppendVarint(body, -1)
-		body = binary.AppendVarint(body, 5)
-		body = append(body, "hello"...)
-		body = binary.AppendVarint(body, 0)
-		recs = binary.AppendVarint(recs, int64(len(body)))
-		recs = append(recs, body...)
+		recs = testutil.AppendRecord(recs, int64(i), nil, []byte("hello"))
 	}
-	b := make([]byte, 61, 61+len(recs))
-	binary.BigEndian.PutUint32(b[8:], uint32(49+len(recs)))
-	binary.BigEndian.PutUint32(b[12:], 0xffffffff)
-	b[16] = 2
-	binary.BigEndian.PutUint32(b[23:], uint32(n-1))
-	binary.BigEndian.PutUint64(b[27:], 1700000000000)
-	binary.BigEndian.PutUint64(b[35:], 1700000000000)
-	binary.BigEndian.PutUint64(b[43:], 0xffffffffffffffff)
-	binary.BigEndian.PutUint16(b[51:], 0xffff)
-	binary.BigEndian.PutUint32(b[53:], 0xffffffff)
-	binary.BigEndian.PutUint32(b[57:], uint32(n))
-	b = append(b, recs...)
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
+	return testutil.BuildBatch(0, int32(n), 1700000000000, recs)
 }
 
 func produceReq(topic string, p int32, records []byte, acks int16) *kmsg.ProduceRequest {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"strconv"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/zkafka/zkafka/broker/wire"
+	"github.com/zkafka/zkafka/internal/testutil"
 )
 
 // TestIntegration_Clients runs unchanged real clients against a 3-broker
@@ -209,10 +209,10 @@ func testRawBatch(t *testing.T, e *env) {
 	for b := 0; b < 3; b++ {
 		var recs []byte
 		for i := 0; i < 10; i++ {
-			recs = appendRecord(recs, int64(i), []byte("key"), []byte(fmt.Sprintf("batch %d record %d", b, i)))
+			recs = testutil.AppendRecord(recs, int64(i), []byte("key"), []byte(fmt.Sprintf("batch %d record %d", b, i)))
 		}
 		compressed, _ := comp.Compress(new(bytes.Buffer), recs)
-		sent = append(sent, buildBatch(1, 10, append([]byte(nil), compressed...)))
+		sent = append(sent, testutil.BuildBatch(1, 10, time.Now().UnixMilli(), append([]byte(nil), compressed...)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -265,39 +265,4 @@ func testRawBatch(t *testing.T, e *env) {
 	if len(got) != 0 {
 		t.Fatalf("%d unexpected bytes after the batches", len(got))
 	}
-}
-
-// appendRecord appends one v2 record (zig-zag varints).
-func appendRecord(dst []byte, offsetDelta int64, key, value []byte) []byte {
-	var body []byte
-	body = append(body, 0)              // attributes
-	body = binary.AppendVarint(body, 0) // timestamp delta
-	body = binary.AppendVarint(body, offsetDelta)
-	body = binary.AppendVarint(body, int64(len(key)))
-	body = append(body, key...)
-	body = binary.AppendVarint(body, int64(len(value)))
-	body = append(body, value...)
-	body = binary.AppendVarint(body, 0) // headers
-	dst = binary.AppendVarint(dst, int64(len(body)))
-	return append(dst, body...)
-}
-
-// buildBatch builds a magic-2 record batch around (compressed) records.
-func buildBatch(codec int16, count int32, records []byte) []byte {
-	now := time.Now().UnixMilli()
-	b := make([]byte, 61, 61+len(records))
-	binary.BigEndian.PutUint32(b[8:], uint32(49+len(records)))
-	binary.BigEndian.PutUint32(b[12:], 0xffffffff) // partition leader epoch -1
-	b[16] = 2
-	binary.BigEndian.PutUint16(b[21:], uint16(codec))
-	binary.BigEndian.PutUint32(b[23:], uint32(count-1))
-	binary.BigEndian.PutUint64(b[27:], uint64(now))
-	binary.BigEndian.PutUint64(b[35:], uint64(now))
-	binary.BigEndian.PutUint64(b[43:], 0xffffffffffffffff) // producer id -1
-	binary.BigEndian.PutUint16(b[51:], 0xffff)
-	binary.BigEndian.PutUint32(b[53:], 0xffffffff)
-	binary.BigEndian.PutUint32(b[57:], uint32(count))
-	b = append(b, records...)
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
 }

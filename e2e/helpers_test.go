@@ -112,26 +112,36 @@ func metadata(ctx context.Context, addr string) (*kmsg.MetadataResponse, error) 
 	return resp.(*kmsg.MetadataResponse), nil
 }
 
+// eachMetadata asks every running broker for metadata and hands it to fn.
+func (e *env) eachMetadata(fn func(brokerID int, m *kmsg.MetadataResponse) error) error {
+	for _, b := range e.c.Brokers {
+		if !b.Running() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m, err := metadata(ctx, b.Addr())
+		cancel()
+		if err != nil {
+			return err
+		}
+		if err := fn(b.ID, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // waitBrokers waits until every broker's metadata lists n live brokers and a
 // controller.
 func (e *env) waitBrokers(n int) {
 	e.t.Helper()
 	eventually(e.t, 30*time.Second, func() error {
-		for _, b := range e.c.Brokers {
-			if !b.Running() {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			m, err := metadata(ctx, b.Addr())
-			cancel()
-			if err != nil {
-				return err
-			}
+		return e.eachMetadata(func(id int, m *kmsg.MetadataResponse) error {
 			if len(m.Brokers) != n || m.ControllerID < 0 {
-				return fmt.Errorf("broker %d sees %d brokers, controller %d", b.ID, len(m.Brokers), m.ControllerID)
+				return fmt.Errorf("broker %d sees %d brokers, controller %d", id, len(m.Brokers), m.ControllerID)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 
@@ -140,36 +150,23 @@ func (e *env) waitBrokers(n int) {
 func (e *env) waitTopic(name string, partitions int) {
 	e.t.Helper()
 	eventually(e.t, 30*time.Second, func() error {
-		for _, b := range e.c.Brokers {
-			if !b.Running() {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			m, err := metadata(ctx, b.Addr())
-			cancel()
-			if err != nil {
-				return err
-			}
-			found := false
+		return e.eachMetadata(func(id int, m *kmsg.MetadataResponse) error {
 			for _, t := range m.Topics {
 				if t.Topic == nil || *t.Topic != name {
 					continue
 				}
-				found = true
 				if t.ErrorCode != 0 || len(t.Partitions) != partitions {
-					return fmt.Errorf("broker %d: topic %s error %d, %d partitions", b.ID, name, t.ErrorCode, len(t.Partitions))
+					return fmt.Errorf("broker %d: topic %s error %d, %d partitions", id, name, t.ErrorCode, len(t.Partitions))
 				}
 				for _, p := range t.Partitions {
 					if p.Leader < 0 || p.ErrorCode != 0 {
-						return fmt.Errorf("broker %d: %s-%d has no leader", b.ID, name, p.Partition)
+						return fmt.Errorf("broker %d: %s-%d has no leader", id, name, p.Partition)
 					}
 				}
+				return nil
 			}
-			if !found {
-				return fmt.Errorf("broker %d does not know topic %s", b.ID, name)
-			}
-		}
-		return nil
+			return fmt.Errorf("broker %d does not know topic %s", id, name)
+		})
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/sirupsen/logrus"
 
+	"github.com/zkafka/zkafka/internal/goroutine"
 	"github.com/zkafka/zkafka/zkcoord"
 )
 
@@ -52,7 +53,7 @@ type Controller struct {
 	zk     *zkcoord.Session
 	log    logrus.FieldLogger
 	events *queue
-	g      group
+	g      goroutine.Group
 	runCtx context.Context
 
 	// Everything below is owned by the event loop goroutine.

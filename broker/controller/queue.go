@@ -1,8 +1,6 @@
 package controller
 
 import (
-	"context"
-	"runtime/pprof"
 	"sync"
 )
 
@@ -52,35 +50,4 @@ func (q *queue) clear(keep func(event) bool) {
 	}
 	clear(q.events[len(kept):])
 	q.events = kept
-}
-
-// group tracks the controller's goroutines so that Run returns only after
-// all of them ended; it refuses new ones once waiting began.
-type group struct {
-	mu      sync.Mutex
-	wg      sync.WaitGroup
-	closing bool
-}
-
-// Go runs fn in a tracked goroutine labelled name; false during shutdown.
-func (g *group) Go(name string, fn func()) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closing {
-		return false
-	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		pprof.Do(context.Background(), pprof.Labels("zkafka", name), func(context.Context) { fn() })
-	}()
-	return true
-}
-
-// Wait refuses new goroutines and waits for the running ones.
-func (g *group) Wait() {
-	g.mu.Lock()
-	g.closing = true
-	g.mu.Unlock()
-	g.wg.Wait()
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -32,20 +33,45 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) (k
 		timer = t.C
 	}
 	for {
-		appended := b.replicas.appendedSignal() // taken before reading: no append is missed
+		// The change signals are taken before reading, so no append between
+		// the read and the wait is missed.
+		changed := b.fetchSignals(req)
 		resp, size, failed := b.readFetch(rc, req)
 		if failed || size >= int64(req.MinBytes) || timer == nil {
 			return resp, nil
 		}
-		select {
-		case <-appended:
-		case <-timer:
+		cases := make([]reflect.SelectCase, 0, len(changed)+2)
+		cases = append(cases,
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer)},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		for _, ch := range changed {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+		b.parkedFetches.Add(1)
+		chosen, _, _ := reflect.Select(cases)
+		b.parkedFetches.Add(-1)
+		switch chosen {
+		case 0: // max_wait_ms passed
 			resp, _, _ = b.readFetch(rc, req)
 			return resp, nil
-		case <-ctx.Done():
+		case 1:
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// fetchSignals returns the change channels (appends, high-water mark moves,
+// close) of the requested partitions this broker leads.
+func (b *Broker) fetchSignals(req *kmsg.FetchRequest) []<-chan struct{} {
+	var out []<-chan struct{}
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			if p := b.replicas.get(logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}); p != nil {
+				out = append(out, p.log.Changed())
+			}
+		}
+	}
+	return out
 }
 
 // readFetch reads what is available now. It reports the bytes read and

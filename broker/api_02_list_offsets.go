@@ -19,7 +19,14 @@ const (
 func (b *Broker) handleListOffsets(_ context.Context, _ *reqCtx, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	seen := map[logstore.TopicPartition]bool{}
+	// From v1 a partition asked for twice fails in every occurrence, as in
+	// Kafka's handleListOffsetRequestV1AndAbove.
+	count := map[logstore.TopicPartition]int{}
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			count[logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}]++
+		}
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
@@ -27,12 +34,12 @@ func (b *Broker) handleListOffsets(_ context.Context, _ *reqCtx, r kmsg.Request)
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			tp := logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
-			if req.Version >= 2 && seen[tp] { // Kafka refuses duplicates from v2
+			if req.Version >= 1 && count[tp] > 1 {
+				sp.Timestamp, sp.Offset = -1, -1
 				sp.ErrorCode = kerr.InvalidRequest.Code
 			} else {
 				b.listOffset(req, tp, rp, &sp)
 			}
-			seen[tp] = true
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)

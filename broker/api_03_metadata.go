@@ -70,8 +70,12 @@ func (b *Broker) topicMetadata(ctx context.Context, rc *reqCtx, name string, aut
 		if mp.OfflineReplicas == nil {
 			mp.OfflineReplicas = []int32{}
 		}
-		if pm.leader < 0 || !b.meta.isAlive(pm.leader) {
+		switch {
+		case pm.leader < 0 || !b.meta.isAlive(pm.leader):
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+			mp.Leader = -1
+		case !b.meta.hasEndpoint(pm.leader, rc.conn.listener):
+			mp.ErrorCode = kerr.ListenerNotFound.Code
 			mp.Leader = -1
 		}
 		mt.Partitions = append(mt.Partitions, mp)

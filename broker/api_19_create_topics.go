@@ -43,6 +43,14 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 			rt.ErrorMessage = &msg
 		} else {
 			rt.NumPartitions, rt.ReplicationFactor = partitions, rf
+			// The Java AdminClient streams this list (v5+): never null.
+			rt.Configs = []kmsg.CreateTopicsResponseTopicConfig{}
+			for _, name := range sortedKeys(configs) {
+				v := configs[name]
+				c := kmsg.NewCreateTopicsResponseTopicConfig()
+				c.Name, c.Value, c.Source = name, &v, 1 // DYNAMIC_TOPIC_CONFIG
+				rt.Configs = append(rt.Configs, c)
+			}
 			if !req.ValidateOnly {
 				rc.log.WithField("topic", t.Topic).Info("created topic")
 				wait = append(wait, created{len(resp.Topics), int(partitions)})
@@ -80,6 +88,9 @@ func (b *Broker) createTopicArgs(t kmsg.CreateTopicsRequestTopic) (int32, int16,
 			return 0, 0, nil, nil, requestError(errInvalidConfig, "Null value not supported for topic configs: %s", c.Name)
 		}
 		configs[c.Name] = *c.Value
+	}
+	if err := validateTopicConfigs(configs); err != nil {
+		return 0, 0, nil, nil, err
 	}
 	if len(t.ReplicaAssignment) == 0 {
 		partitions, rf := t.NumPartitions, t.ReplicationFactor

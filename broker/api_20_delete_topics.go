@@ -22,8 +22,10 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		n := name
 		rt.Topic = &n
 		switch {
-		case !b.cfg.DeleteTopicEnable:
+		case !b.cfg.DeleteTopicEnable && req.Version >= 3:
 			rt.ErrorCode = kerr.TopicDeletionDisabled.Code
+		case !b.cfg.DeleteTopicEnable: // TOPIC_DELETION_DISABLED exists from v3
+			rt.ErrorCode = kerr.InvalidRequest.Code
 		case !b.meta.hasTopic(name):
 			rt.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		default:
@@ -40,7 +42,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if len(marked) > 0 {
+	if len(marked) > 0 && req.TimeoutMillis > 0 {
 		gone := func() bool {
 			for _, i := range marked {
 				if b.meta.hasTopic(*resp.Topics[i].Topic) {

@@ -35,6 +35,8 @@ type Broker struct {
 	epoch     atomic.Int64 // broker epoch: czxid of /brokers/ids/<id>
 	meta      *metadataCache
 	replicas  *replicaManager
+
+	parkedFetches atomic.Int64 // fetches waiting for data (long polling)
 }
 
 // Run starts a broker and blocks until ctx is cancelled (SIGTERM), then shuts
@@ -79,7 +81,12 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 			log.WithError(err).Error("closing logs")
 		}
 	}()
-	b.replicas = newReplicaManager(cfg.BrokerID, b.logs, logCfg, log.WithField("component", "replica-manager"))
+	topicConfig := func(topic string) (map[string]string, error) {
+		ctx, cancel := context.WithTimeout(ctx, cfg.ZooKeeperSessionTimeout)
+		defer cancel()
+		return b.zk.GetTopicConfig(ctx, topic)
+	}
+	b.replicas = newReplicaManager(cfg.BrokerID, b.logs, logCfg, topicConfig, log.WithField("component", "replica-manager"))
 
 	stopRegistration, err := b.register(ctx)
 	if err != nil {
@@ -102,10 +109,15 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	}
 	log.WithFields(logrus.Fields{"listeners": endpointsString(cfg.Listeners), "cluster_id": b.clusterID}).Info("broker started")
 
+	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-ctrlDone:
-		if err != nil && ctx.Err() == nil {
+		if ctx.Err() == nil {
+			if err == nil {
+				err = errors.New("controller module stopped unexpectedly")
+			}
+			runErr = fmt.Errorf("controller module: %w", err)
 			log.WithError(err).Error("controller module stopped; shutting down")
 		}
 	}
@@ -113,7 +125,7 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	stopServing()
 	b.goroutines.Wait()
 	log.Info("shut down")
-	return nil
+	return runErr
 }
 
 // logConfig is the log store configuration from the broker's log.* keys.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 type testBroker struct {
 	b    *Broker
 	addr string
+	stop func() // shut down as Run does: cancel, wait for every goroutine
 }
 
 func newTestBroker(t *testing.T) *testBroker {
@@ -37,19 +39,23 @@ func newTestBroker(t *testing.T) *testBroker {
 	if b.logs, err = logstore.OpenManager([]string{t.TempDir()}, lcfg, log); err != nil {
 		t.Fatal(err)
 	}
-	b.replicas = newReplicaManager(1, b.logs, lcfg, log)
+	b.replicas = newReplicaManager(1, b.logs, lcfg, nil, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.goroutines.Go("listener", func() { b.serve(ctx, ln, "PLAINTEXT") })
-	t.Cleanup(func() {
-		cancel()
-		b.goroutines.Wait()
-		b.logs.Close()
-	})
 	tb := &testBroker{b: b, addr: ln.Addr().String()}
+	var once sync.Once
+	tb.stop = func() {
+		once.Do(func() {
+			cancel()
+			b.goroutines.Wait()
+			b.logs.Close()
+		})
+	}
+	t.Cleanup(tb.stop)
 	return tb
 }
 
@@ -303,17 +309,15 @@ func TestProduceErrors(t *testing.T) {
 	}
 }
 
-// A long-polling fetch returns as soon as a produce arrives, and requests
-// pipelined behind it on the same connection are answered in order.
+// A long-polling fetch parked on an empty partition is woken by a produce.
 func TestFetchLongPollWokenByAppend(t *testing.T) {
 	tb := newTestBroker(t)
 	c := tb.dial(t)
 	tb.lead(t, c, "lp", 1, 0)
 	done := make(chan *kmsg.FetchResponse, 1)
+	fc := tb.dial(t)
 	go func() {
-		fc, _ := wire.Dial(context.Background(), tb.addr, "fetcher")
-		defer fc.Close()
-		req := fetchReq("lp", 0, 0, 30000, 1)
+		req := fetchReq("lp", 0, 0, 60000, 1)
 		req.SetVersion(11)
 		resp, err := fc.Request(context.Background(), req)
 		if err != nil {
@@ -322,15 +326,110 @@ func TestFetchLongPollWokenByAppend(t *testing.T) {
 		}
 		done <- resp.(*kmsg.FetchResponse)
 	}()
-	time.Sleep(200 * time.Millisecond)
-	request[*kmsg.ProduceResponse](t, c, produceReq("lp", 0, testBatch(1), 1), 8)
-	select {
-	case r := <-done:
-		if r == nil || len(r.Topics[0].Partitions[0].RecordBatches) == 0 {
-			t.Fatalf("fetch returned no data: %+v", r)
+	for tb.b.parkedFetches.Load() != 1 { // wait until the fetch is parked
+		select {
+		case r := <-done:
+			t.Fatalf("fetch returned before any data: %+v", r)
+		case <-time.After(5 * time.Millisecond):
 		}
+	}
+	request[*kmsg.ProduceResponse](t, c, produceReq("lp", 0, testBatch(1), 1), 8)
+	r := <-done // the fetch waits up to 60 s: only the append can end it early
+	if r == nil || len(r.Topics[0].Partitions[0].RecordBatches) == 0 {
+		t.Fatalf("fetch returned no data: %+v", r)
+	}
+}
+
+// rawConn sends pipelined request frames and reads response frames.
+type rawConn struct {
+	t  *testing.T
+	nc net.Conn
+}
+
+func (tb *testBroker) raw(t *testing.T) *rawConn {
+	nc, err := net.Dial("tcp", tb.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{t: t, nc: nc}
+}
+
+func (rc *rawConn) send(reqs ...kmsg.Request) {
+	var buf []byte
+	for i, r := range reqs {
+		buf = wire.AppendRequest(buf, r, int32(i+1), nil)
+	}
+	if _, err := rc.nc.Write(buf); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// next reads the next response frame and returns its correlation id.
+func (rc *rawConn) next(within time.Duration) int32 {
+	rc.t.Helper()
+	rc.nc.SetReadDeadline(time.Now().Add(within))
+	frame, err := wire.ReadFrame(rc.nc, nil, 1<<30)
+	if err != nil {
+		rc.t.Fatalf("no response within %s: %v", within, err)
+	}
+	return int32(binary.BigEndian.Uint32(frame))
+}
+
+// Pipelined requests are answered in order, and an answer that is ready is
+// sent at once even while the next request (a long poll) is still waiting.
+func TestPipelinedAnswerNotHeldBehindLongPoll(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.lead(t, tb.dial(t), "pl", 2, 0)
+	produce := produceReq("pl", 0, testBatch(1), 1)
+	produce.SetVersion(8)
+	fetch := fetchReq("pl", 1, 0, 30000, 1) // partition 1 stays empty: parks 30 s
+	fetch.SetVersion(11)
+	rc := tb.raw(t)
+	rc.send(produce, fetch)
+	if corr := rc.next(15 * time.Second); corr != 1 {
+		t.Fatalf("first answer has correlation id %d", corr)
+	}
+}
+
+// An answer followed by an acks=0 produce (which gets none) is still sent.
+func TestAnswerBeforeAcksZeroProduceIsSent(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.lead(t, tb.dial(t), "a0", 1, 0)
+	md := kmsg.NewPtrMetadataRequest()
+	md.SetVersion(1)
+	produce := produceReq("a0", 0, testBatch(1), 0)
+	produce.SetVersion(7)
+	rc := tb.raw(t)
+	rc.send(md, produce)
+	if corr := rc.next(15 * time.Second); corr != 1 {
+		t.Fatalf("answer has correlation id %d", corr)
+	}
+}
+
+// Shutdown with pipelining clients connected ends every goroutine.
+func TestShutdownWithPipeliningClients(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.lead(t, tb.dial(t), "sd", 1, 0)
+	for i := 0; i < 8; i++ {
+		rc := tb.raw(t)
+		var reqs []kmsg.Request
+		for j := 0; j < 50; j++ {
+			r := fetchReq("sd", 0, 0, 30000, 1)
+			r.SetVersion(11)
+			reqs = append(reqs, r)
+		}
+		rc.send(reqs...)
+	}
+	for tb.b.parkedFetches.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() { tb.stop(); close(done) }()
+	select {
+	case <-done:
 	case <-time.After(20 * time.Second):
-		t.Fatal("long-polling fetch was not woken by the append")
+		t.Fatal("shutdown did not finish")
 	}
 }
 

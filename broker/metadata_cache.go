@@ -164,6 +164,14 @@ func (m *metadataCache) isAlive(id int32) bool {
 	return ok
 }
 
+// hasEndpoint reports whether broker id is alive with an endpoint on listener.
+func (m *metadataCache) hasEndpoint(id int32, listener string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, ok := m.brokers[id].endpoints[listener]
+	return ok
+}
+
 // topic returns a copy of a topic's partitions, or false if unknown.
 func (m *metadataCache) topic(name string) (map[int32]partitionMeta, bool) {
 	m.mu.RLock()

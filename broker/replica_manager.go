@@ -23,11 +23,12 @@ type replicaManager struct {
 	logs     *logstore.Manager
 	logCfg   logstore.Config
 	log      logrus.FieldLogger
+	// topicConfig reads a topic's config overrides (/config/topics/<t>).
+	topicConfig func(topic string) (map[string]string, error)
 
 	mu              sync.RWMutex
 	partitions      map[logstore.TopicPartition]*partition
 	controllerEpoch int32
-	appended        chan struct{} // closed and replaced on every append
 }
 
 // partition is one replica hosted here.
@@ -43,11 +44,10 @@ type partition struct {
 	zkVersion   int32
 }
 
-func newReplicaManager(brokerID int32, logs *logstore.Manager, logCfg logstore.Config, log logrus.FieldLogger) *replicaManager {
+func newReplicaManager(brokerID int32, logs *logstore.Manager, logCfg logstore.Config, topicConfig func(string) (map[string]string, error), log logrus.FieldLogger) *replicaManager {
 	return &replicaManager{
-		brokerID: brokerID, logs: logs, logCfg: logCfg, log: log,
+		brokerID: brokerID, logs: logs, logCfg: logCfg, topicConfig: topicConfig, log: log,
 		partitions: map[logstore.TopicPartition]*partition{},
-		appended:   make(chan struct{}),
 	}
 }
 
@@ -78,31 +78,15 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 	if !contains(st.replicas, rm.brokerID) {
 		return kerr.UnknownTopicOrPartition.Code
 	}
-	rm.mu.Lock()
-	p := rm.partitions[tp]
-	rm.mu.Unlock()
-	if p != nil {
-		p.mu.RLock()
-		stale := st.leaderEpoch <= p.leaderEpoch
-		p.mu.RUnlock()
-		if stale {
-			return kerr.StaleControllerEpoch.Code
-		}
-	} else {
-		cfg := rm.logCfg
-		l, err := rm.logs.GetOrCreate(tp, &cfg)
-		if err != nil {
-			rm.log.WithError(err).WithField("partition", tp.String()).Error("cannot open log")
-			return kerr.KafkaStorageError.Code
-		}
-		rm.mu.Lock()
-		if p = rm.partitions[tp]; p == nil {
-			p = &partition{tp: tp, log: l, leaderEpoch: -1}
-			rm.partitions[tp] = p
-		}
-		rm.mu.Unlock()
+	p, code := rm.getOrCreate(tp)
+	if code != 0 {
+		return code
 	}
 	p.mu.Lock()
+	if st.leaderEpoch <= p.leaderEpoch { // checked and set under one lock
+		p.mu.Unlock()
+		return kerr.StaleControllerEpoch.Code
+	}
 	wasLeader := p.leader == rm.brokerID
 	p.leader, p.leaderEpoch, p.zkVersion = st.leader, st.leaderEpoch, st.zkVersion
 	p.isr, p.replicas = st.isr, st.replicas
@@ -118,15 +102,57 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 	return 0
 }
 
-// stopReplica stops hosting tp, deleting its data if asked.
+// logConfig is the log configuration of a topic: the broker's, with the
+// topic's overrides. If they cannot be read the broker's is used.
+func (rm *replicaManager) logConfig(topic string) *logstore.Config {
+	cfg := rm.logCfg
+	if rm.topicConfig != nil {
+		overrides, err := rm.topicConfig(topic)
+		if err != nil {
+			rm.log.WithError(err).WithField("topic", topic).Warn("cannot read topic config; using the broker's")
+		}
+		cfg = applyTopicConfigs(cfg, overrides)
+	}
+	return &cfg
+}
+
+// getOrCreate returns the hosted partition, opening (or creating) its log
+// the first time.
+func (rm *replicaManager) getOrCreate(tp logstore.TopicPartition) (*partition, int16) {
+	if p := rm.get(tp); p != nil {
+		return p, 0
+	}
+	l, err := rm.logs.GetOrCreate(tp, rm.logConfig(tp.Topic))
+	if err != nil {
+		rm.log.WithError(err).WithField("partition", tp.String()).Error("cannot open log")
+		return nil, kerr.KafkaStorageError.Code
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	p := rm.partitions[tp]
+	if p == nil {
+		p = &partition{tp: tp, log: l, leader: -1, leaderEpoch: -1}
+		rm.partitions[tp] = p
+	}
+	return p, 0
+}
+
+// stopReplica stops serving tp: without deletion the replica stays (its
+// leader epoch still fences stale requests) but no longer leads; with
+// deletion its log is removed.
 func (rm *replicaManager) stopReplica(tp logstore.TopicPartition, deleteData bool) int16 {
+	if !deleteData {
+		if p := rm.get(tp); p != nil {
+			p.mu.Lock()
+			p.leader = -1
+			p.mu.Unlock()
+		}
+		return 0
+	}
 	rm.mu.Lock()
 	_, hosted := rm.partitions[tp]
 	delete(rm.partitions, tp)
 	rm.mu.Unlock()
-	if !deleteData {
-		return 0
-	}
 	if _, ok := rm.logs.Get(tp); !ok && !hosted {
 		return 0
 	}
@@ -177,25 +203,14 @@ func checkLeaderEpoch(requested, current int32) int16 {
 }
 
 // appendAsLeader appends a produce request's records to a partition this
-// broker leads.
+// broker leads. Fetches parked on the partition are woken by the log itself.
 func (rm *replicaManager) appendAsLeader(p *partition, leaderEpoch int32, records []byte) (logstore.AppendInfo, error) {
 	info, err := p.log.Append(records, leaderEpoch)
 	if err != nil {
 		return info, err
 	}
 	p.log.SetHighWatermark(p.log.LogEndOffset())
-	rm.mu.Lock()
-	close(rm.appended)
-	rm.appended = make(chan struct{})
-	rm.mu.Unlock()
 	return info, nil
-}
-
-// appendedSignal returns a channel closed on the next append to any partition.
-func (rm *replicaManager) appendedSignal() <-chan struct{} {
-	rm.mu.RLock()
-	defer rm.mu.RUnlock()
-	return rm.appended
 }
 
 // storageErrorCode maps a log store error to the Kafka error code.

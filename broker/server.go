@@ -59,7 +59,10 @@ func (b *Broker) serve(ctx context.Context, ln net.Listener, listenerName string
 			return
 		}
 		c := &conn{b: b, nc: nc, listener: listenerName, log: b.log.WithField("peer", nc.RemoteAddr().String())}
-		b.goroutines.Go("conn", func() { c.run(ctx) })
+		if !b.goroutines.Go("conn", func() { c.run(ctx) }) {
+			nc.Close() // shutting down
+			return
+		}
 	}
 }
 
@@ -89,71 +92,152 @@ func (c *conn) run(ctx context.Context) {
 	defer stop()
 
 	queue := make(chan *pending, maxInFlightPerConn)
-	var wg sync.WaitGroup
-	wg.Add(1)
+	writerDone := make(chan struct{})
 	go func() { // writer: owned by this connection, ends with it
-		defer wg.Done()
+		defer close(writerDone)
 		defer cancel()
 		c.writeLoop(queue)
 	}()
-	c.readLoop(ctx, queue)
+	if gone := c.readLoop(ctx, queue); gone {
+		// The peer closed its side (or the broker is stopping): requests
+		// still in flight are abandoned, as Kafka does on a disconnect.
+		cancel()
+	}
 	close(queue)
-	wg.Wait()
+	<-writerDone
 }
 
-func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) {
+// readLoop reads requests until the connection ends. It reports whether the
+// peer is gone (EOF, read error, shutdown) rather than misbehaving, in which
+// case a final "close" entry was queued behind the answers already due.
+func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) (gone bool) {
 	rd := bufio.NewReaderSize(c.nc, 64<<10)
 	maxFrame := c.b.cfg.SocketRequestMaxBytes
+	budget := newByteBudget(int64(maxFrame))
+	closeAfter := func(reason string, err error) bool {
+		c.log.WithError(err).Info("closing connection: " + reason)
+		p := &pending{done: make(chan struct{}), close: true}
+		close(p.done)
+		select {
+		case queue <- p:
+		case <-ctx.Done():
+		}
+		return false
+	}
 	for {
 		frame, err := wire.ReadFrame(rd, nil, maxFrame)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				c.log.WithError(err).Info("closing connection: cannot read request")
+			if errors.Is(err, wire.ErrMalformed) {
+				return closeAfter("cannot read request", err)
 			}
-			return
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				c.log.WithError(err).Debug("connection read failed")
+			}
+			return true
 		}
 		hdr, body, err := wire.ParseRequestHeader(frame, c.b.flexibleHeader)
 		if err != nil {
-			c.log.WithError(err).Info("closing connection: malformed request header")
-			return
+			return closeAfter("malformed request header", err)
+		}
+		// Bound the memory held by this connection's in-flight requests.
+		size := int64(len(frame))
+		if err := budget.acquire(ctx, size); err != nil {
+			return true
 		}
 		p := &pending{done: make(chan struct{})}
 		select {
 		case queue <- p:
 		case <-ctx.Done():
-			return
+			budget.release(size)
+			return true
 		}
-		c.b.goroutines.Go("request", func() {
+		started := c.b.goroutines.Go("request", func() {
 			defer close(p.done)
+			defer budget.release(size)
 			c.handle(ctx, hdr, body, p)
 		})
+		if !started { // the broker is shutting down
+			budget.release(size)
+			p.close = true
+			close(p.done)
+			return true
+		}
 	}
 }
 
+// writeLoop sends the answers in request order. It flushes whenever it would
+// otherwise wait, so an answer never sits in the buffer behind a request that
+// is still being handled (a long-polling fetch) or one that has no answer
+// (an acks=0 produce).
 func (c *conn) writeLoop(queue <-chan *pending) {
 	w := bufio.NewWriterSize(c.nc, 64<<10)
+	defer w.Flush()
 	for p := range queue {
-		<-p.done
+		select {
+		case <-p.done:
+		default:
+			if w.Flush() != nil {
+				c.nc.Close()
+				return
+			}
+			<-p.done
+		}
 		if p.close {
 			w.Flush()
 			c.nc.Close()
 			return
 		}
-		if p.frame == nil {
-			continue
-		}
-		if _, err := w.Write(p.frame); err != nil {
-			c.nc.Close()
-			return
-		}
-		if len(queue) == 0 {
-			if err := w.Flush(); err != nil {
+		if p.frame != nil {
+			if _, err := w.Write(p.frame); err != nil {
 				c.nc.Close()
 				return
 			}
 		}
+		if len(queue) == 0 && w.Flush() != nil {
+			c.nc.Close()
+			return
+		}
 	}
-	w.Flush()
+}
+
+// byteBudget bounds the bytes of requests a connection has in flight. One
+// request is always admitted, whatever its size, so a request of up to
+// socket.request.max.bytes never waits forever.
+type byteBudget struct {
+	mu    sync.Mutex
+	used  int64
+	max   int64
+	freed chan struct{}
+}
+
+func newByteBudget(max int64) *byteBudget {
+	return &byteBudget{max: max, freed: make(chan struct{})}
+}
+
+func (b *byteBudget) acquire(ctx context.Context, n int64) error {
+	for {
+		b.mu.Lock()
+		if b.used == 0 || b.used+n <= b.max {
+			b.used += n
+			b.mu.Unlock()
+			return nil
+		}
+		freed := b.freed
+		b.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *byteBudget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	close(b.freed)
+	b.freed = make(chan struct{})
+	b.mu.Unlock()
 }
 
 // handle decodes one request, runs its handler and encodes the answer into p.

@@ -36,6 +36,10 @@ func requestError(kind error, format string, args ...any) error {
 	return &requestErr{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
 
+// maxTopicReplicas bounds partitions × replication factor of one topic, so
+// that its assignment JSON fits ZooKeeper's 1 MiB znode limit (jute.maxbuffer).
+const maxTopicReplicas = 100000
+
 // planTopic validates a new topic and works out its replica assignment:
 // the explicit one (checked), or Kafka's rack-unaware assignment over the
 // live brokers.
@@ -51,6 +55,9 @@ func (b *Broker) planTopic(name string, partitions int32, rf int16, assignment m
 	}
 	if rf <= 0 {
 		return nil, requestError(errInvalidReplicationFactor, "Replication factor must be larger than 0.")
+	}
+	if int64(partitions)*int64(rf) > maxTopicReplicas {
+		return nil, requestError(errInvalidPartitions, "%d partitions with replication factor %d: the replica assignment would not fit a ZooKeeper znode (at most %d replicas per topic).", partitions, rf, maxTopicReplicas)
 	}
 	brokers := b.meta.aliveBrokerIDs()
 	if len(brokers) == 0 {
@@ -163,6 +170,15 @@ func (b *Broker) topicReady(name string, partitions int) bool {
 		}
 	}
 	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func sortedPartitionIDs[V any](m map[int32]V) []int32 {

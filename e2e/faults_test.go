@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -12,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/broker/wire"
 	"github.com/zkafka/zkafka/internal/testutil"
 )
 
@@ -62,19 +67,15 @@ func TestIntegration_MalformedFrames(t *testing.T) {
 		return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
 	}
 	cases := map[string][]byte{
-		"text":           []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-		"negative size":  {0xff, 0xff, 0xff, 0xff},
-		"huge size":      {0x7f, 0xff, 0xff, 0xff},
-		"short header":   frame([]byte{0, 3}),
-		"unknown key":    frame([]byte{0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff}),
-		"bad version":    frame([]byte{0, 3, 0x00, 99, 0, 0, 0, 1, 0xff, 0xff}),
-		"truncated body": frame([]byte{0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0, 0, 0, 5, 0, 1}),
-		"huge array":     frame([]byte{0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff}),
-		"bad client id":  frame([]byte{0, 18, 0, 0, 0, 0, 0, 1, 0x7f, 0xff}),
-		// A well-formed Produce v7 (acks=1) whose records are garbage: an
-		// answer with CORRUPT_MESSAGE on a connection that lives on.
-		"produce garbage": frame([]byte{0, 0, 0, 7, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0, 1, 0, 0, 0x27, 0x10,
-			0, 0, 0, 1, 0, 1, 'x', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}),
+		"text":             []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		"negative size":    {0xff, 0xff, 0xff, 0xff},
+		"huge size":        {0x7f, 0xff, 0xff, 0xff},
+		"short header":     frame([]byte{0, 3}),
+		"unknown key":      frame([]byte{0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff}),
+		"bad version":      frame([]byte{0, 3, 0x00, 99, 0, 0, 0, 1, 0xff, 0xff}),
+		"truncated body":   frame([]byte{0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0, 0, 0, 5, 0, 1}),
+		"huge array":       frame([]byte{0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff}),
+		"bad client id":    frame([]byte{0, 18, 0, 0, 0, 0, 0, 1, 0x7f, 0xff}),
 		"fetch bad record": frame(append([]byte{0, 1, 0, 11, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0xff, 0xff)),
 	}
 	for name, data := range cases {
@@ -96,6 +97,34 @@ func TestIntegration_MalformedFrames(t *testing.T) {
 			t.Fatalf("after %s: broker stopped serving: %v", name, err)
 		}
 		cancel()
+	}
+	// A well-formed Produce whose records are garbage is answered with
+	// CORRUPT_MESSAGE, and the connection lives on.
+	e.createTopic("x", 1, 1)
+	e.waitTopic("x", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := wire.Dial(ctx, addr, "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(7)
+	req.Acks, req.TimeoutMillis = 1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "x"
+	rt.Partitions = []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: bytes.Repeat([]byte{7}, 70)}}
+	req.Topics = []kmsg.ProduceRequestTopic{rt}
+	resp, err := conn.Request(ctx, req)
+	if err != nil {
+		t.Fatalf("garbage records: %v", err)
+	}
+	if code := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.CorruptMessage.Code {
+		t.Fatalf("garbage records: error %d, want CORRUPT_MESSAGE", code)
+	}
+	if _, err := conn.Request(ctx, kmsg.NewPtrApiVersionsRequest()); err != nil {
+		t.Fatalf("connection did not live on after a refused produce: %v", err)
 	}
 	if !e.c.Brokers[0].Running() {
 		t.Fatal("broker died")

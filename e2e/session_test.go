@@ -29,6 +29,7 @@ func TestIntegration_SessionExpiryReregisters(t *testing.T) {
 	if err := b.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { b.Signal(syscall.SIGCONT) }) // never leave it stopped
 	eventually(t, 30*time.Second, func() error {
 		if ok, _, err := conn.Exists(path); err != nil || ok {
 			return fmt.Errorf("%s still exists (%v)", path, err)

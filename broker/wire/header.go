@@ -118,7 +118,11 @@ func AppendRequest(dst []byte, req kmsg.Request, correlationID int32, clientID *
 	if clientID != nil {
 		f = kmsg.NewRequestFormatter(kmsg.FormatterClientID(*clientID))
 	}
-	return f.AppendRequest(dst, req, correlationID)
+	if len(dst) == 0 {
+		return f.AppendRequest(dst, req, correlationID)
+	}
+	// kmsg writes the size at dst[0:4]: format on its own, then append.
+	return append(dst, f.AppendRequest(nil, req, correlationID)...)
 }
 
 // AppendResponse appends a whole response frame (size, header, body) to dst.

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -91,14 +92,42 @@ func TestResponseHeaderVersions(t *testing.T) {
 	}
 }
 
+func TestAppendRequestAppends(t *testing.T) {
+	a, b := kmsg.NewPtrMetadataRequest(), kmsg.NewPtrApiVersionsRequest()
+	a.SetVersion(1)
+	b.SetVersion(0)
+	one := AppendRequest(nil, a, 1, nil)
+	both := AppendRequest(append([]byte(nil), one...), b, 2, nil)
+	r := bytes.NewReader(both)
+	for corr := int32(1); corr <= 2; corr++ {
+		frame, err := ReadFrame(r, nil, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr, _, err := ParseRequestHeader(frame, IsFlexible); err != nil || hdr.CorrelationID != corr {
+			t.Fatalf("frame %d: %+v %v", corr, hdr, err)
+		}
+	}
+}
+
 func TestReadFrameLimits(t *testing.T) {
+	big := make([]byte, 3<<20+5)
+	big[0], big[len(big)-1] = 1, 2
+	framed := append([]byte{0, 0x30, 0, 5}, big...)
+	got, err := ReadFrame(bytes.NewReader(framed), nil, 4<<20)
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("large frame: %d bytes, %v", len(got), err)
+	}
+	if _, err := ReadFrame(bytes.NewReader(framed[:1<<20]), nil, 4<<20); err != io.ErrUnexpectedEOF {
+		t.Fatalf("truncated large frame: %v", err)
+	}
 	if _, err := ReadFrame(bytes.NewReader([]byte{0, 0, 1, 0}), nil, 100); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("oversized frame: %v", err)
 	}
 	if _, err := ReadFrame(bytes.NewReader([]byte{0xff, 0xff, 0xff, 0xff}), nil, 100); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("negative frame: %v", err)
 	}
-	got, err := ReadFrame(bytes.NewReader([]byte{0, 0, 0, 2, 7, 8}), nil, 100)
+	got, err = ReadFrame(bytes.NewReader([]byte{0, 0, 0, 2, 7, 8}), nil, 100)
 	if err != nil || !bytes.Equal(got, []byte{7, 8}) {
 		t.Fatalf("frame %v %v", got, err)
 	}

@@ -113,7 +113,11 @@ func StartCluster(t testing.TB, zkConnect string, n int, props map[string]string
 	}
 	t.Cleanup(func() {
 		for _, b := range c.Brokers {
-			b.Stop()
+			if b.Running() {
+				if err := b.Stop(); err != nil {
+					t.Errorf("broker %d did not shut down cleanly on SIGTERM: %v", b.ID, err)
+				}
+			}
 		}
 		if t.Failed() {
 			for _, b := range c.Brokers {

@@ -182,15 +182,20 @@ func (s *Session) setOrCreate(ctx context.Context, p string, data []byte) error 
 
 // GetAllTopics lists /brokers/topics, sorted.
 func (s *Session) GetAllTopics(ctx context.Context) ([]string, error) {
-	topics, _, err := s.Children(ctx, TopicsPath)
+	return s.sortedChildren(ctx, TopicsPath)
+}
+
+// sortedChildren lists a znode's children, sorted; none if it is absent.
+func (s *Session) sortedChildren(ctx context.Context, p string) ([]string, error) {
+	children, _, err := s.Children(ctx, p)
 	if errors.Is(err, ErrNoNode) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(topics)
-	return topics, nil
+	sort.Strings(children)
+	return children, nil
 }
 
 // TopicExists reports whether /brokers/topics/<t> exists.
@@ -285,15 +290,7 @@ func (s *Session) MarkTopicForDeletion(ctx context.Context, topic string) error 
 
 // TopicsMarkedForDeletion lists /admin/delete_topics, sorted.
 func (s *Session) TopicsMarkedForDeletion(ctx context.Context) ([]string, error) {
-	topics, _, err := s.Children(ctx, DeleteTopicsPath)
-	if errors.Is(err, ErrNoNode) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(topics)
-	return topics, nil
+	return s.sortedChildren(ctx, DeleteTopicsPath)
 }
 
 // PartitionState is a decoded state znode with its zkVersion.

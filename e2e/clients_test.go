@@ -79,10 +79,6 @@ func testKafkaGo(t *testing.T, e *env) {
 }
 
 func testFranzGoCodecs(t *testing.T, e *env) {
-	codecs := map[string]kgo.CompressionCodec{
-		"gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
-		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
-	}
 	for name, codec := range codecs {
 		topic := "franz-" + name
 		e.createTopic(topic, 2, 3)
@@ -119,13 +115,18 @@ func testFranzGoCodecs(t *testing.T, e *env) {
 		cl.Close()
 		cancel()
 		// The stored batches are still compressed with the producer's codec.
-		checkStoredCodec(t, e, topic, int16(codecAttr(name)))
+		checkStoredCodec(t, e, topic, int16(codecBits[name]))
 	}
 }
 
-func codecAttr(name string) int {
-	return map[string]int{"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}[name]
-}
+// codecs are Kafka's compression codecs, by name, with their attribute bits.
+var (
+	codecs = map[string]kgo.CompressionCodec{
+		"gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
+		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
+	}
+	codecBits = map[string]int{"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+)
 
 // fetchRaw fetches partition p of topic from offset 0 from its leader.
 func fetchRaw(t *testing.T, e *env, topic string, p int32) []byte {
@@ -196,23 +197,29 @@ func checkStoredCodec(t *testing.T, e *env, topic string, codec int16) {
 	}
 }
 
-// testRawBatch produces hand-built gzip-compressed batches and checks that
-// each comes back byte for byte, but for the base offset and leader epoch.
+// testRawBatch produces hand-built batches compressed with each codec (two
+// per codec) and checks that each comes back byte for byte, but for the base
+// offset and leader epoch.
 func testRawBatch(t *testing.T, e *env) {
 	e.createTopic("raw", 1, 1)
 	e.waitTopic("raw", 1)
-	comp, err := kgo.DefaultCompressor(kgo.GzipCompression())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sent [][]byte
-	for b := 0; b < 3; b++ {
-		var recs []byte
-		for i := 0; i < 10; i++ {
-			recs = testutil.AppendRecord(recs, int64(i), []byte("key"), []byte(fmt.Sprintf("batch %d record %d", b, i)))
+	for _, name := range []string{"gzip", "snappy", "lz4", "zstd"} {
+		comp, err := kgo.DefaultCompressor(codecs[name])
+		if err != nil {
+			t.Fatal(err)
 		}
-		compressed, _ := comp.Compress(new(bytes.Buffer), recs)
-		sent = append(sent, testutil.BuildBatch(1, 10, time.Now().UnixMilli(), append([]byte(nil), compressed...)))
+		for b := 0; b < 2; b++ {
+			var recs []byte
+			for i := 0; i < 10; i++ {
+				recs = testutil.AppendRecord(recs, int64(i), []byte("key"), bytes.Repeat([]byte(fmt.Sprintf("batch %d record %d;", len(sent), i)), 5))
+			}
+			compressed, typ := comp.Compress(new(bytes.Buffer), recs)
+			if int(typ) != codecBits[name] {
+				t.Fatalf("%s compressor fell back to codec %d", name, typ)
+			}
+			sent = append(sent, testutil.BuildBatch(int16(typ), 10, time.Now().UnixMilli(), append([]byte(nil), compressed...)))
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

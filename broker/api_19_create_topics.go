@@ -6,6 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/zkcoord"
 )
 
 // handleCreateTopics writes each new topic to ZooKeeper and waits (up to the
@@ -30,7 +32,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		rt.NumPartitions, rt.ReplicationFactor = -1, -1
 		partitions, rf, assignment, configs, err := b.createTopicArgs(t)
 		if err == nil && seen[t.Topic] > 1 {
-			err = requestError(errInvalidRequest, "Create topics request from client contains multiple entries for the topic %s.", t.Topic)
+			err = zkcoord.KafkaErrorf(errInvalidRequest, "Create topics request from client contains multiple entries for the topic %s.", t.Topic)
 		}
 		if err == nil && !req.ValidateOnly {
 			err = b.createTopic(ctx, t.Topic, partitions, rf, assignment, configs)
@@ -85,7 +87,7 @@ func (b *Broker) createTopicArgs(t kmsg.CreateTopicsRequestTopic) (int32, int16,
 	configs := map[string]string{}
 	for _, c := range t.Configs {
 		if c.Value == nil {
-			return 0, 0, nil, nil, requestError(errInvalidConfig, "Null value not supported for topic configs: %s", c.Name)
+			return 0, 0, nil, nil, zkcoord.KafkaErrorf(errInvalidConfig, "Null value not supported for topic configs: %s", c.Name)
 		}
 		configs[c.Name] = *c.Value
 	}
@@ -103,14 +105,14 @@ func (b *Broker) createTopicArgs(t kmsg.CreateTopicsRequestTopic) (int32, int16,
 		return partitions, rf, nil, configs, nil
 	}
 	if t.NumPartitions != -1 || t.ReplicationFactor != -1 {
-		return 0, 0, nil, nil, requestError(errInvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
+		return 0, 0, nil, nil, zkcoord.KafkaErrorf(errInvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
 	}
 	assignment := make(map[int32][]int32, len(t.ReplicaAssignment))
 	for _, a := range t.ReplicaAssignment {
 		assignment[a.Partition] = a.Replicas
 	}
 	if len(assignment) != len(t.ReplicaAssignment) {
-		return 0, 0, nil, nil, requestError(errInvalidReplicaAssignment, "a partition appears twice in the replica assignment")
+		return 0, 0, nil, nil, zkcoord.KafkaErrorf(zkcoord.ErrInvalidReplicaAssignment, "a partition appears twice in the replica assignment")
 	}
 	return int32(len(assignment)), int16(len(assignment[0])), assignment, configs, nil
 }

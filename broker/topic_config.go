@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zkafka/zkafka/logstore"
+	"github.com/zkafka/zkafka/zkcoord"
 )
 
 // topicConfigKind says how a topic-level config (Kafka 2.4's LogConfig
@@ -102,10 +103,10 @@ func validateTopicConfigs(configs map[string]string) error {
 	for k, v := range configs {
 		kind, ok := topicConfigs[k]
 		if !ok {
-			return requestError(errInvalidConfig, "Unknown topic config name: %s", k)
+			return zkcoord.KafkaErrorf(errInvalidConfig, "Unknown topic config name: %s", k)
 		}
 		if err := kind.check(v); err != nil {
-			return requestError(errInvalidConfig, "Invalid value %s for configuration %s: %v", v, k, err)
+			return zkcoord.KafkaErrorf(errInvalidConfig, "Invalid value %s for configuration %s: %v", v, k, err)
 		}
 	}
 	return nil

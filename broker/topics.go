@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"time"
 
@@ -12,37 +11,23 @@ import (
 	"github.com/zkafka/zkafka/zkcoord"
 )
 
-// Request errors of topic creation, each mapped to its Kafka error code by
-// topicErrorCode. They are wrapped by requestError with Kafka's own message.
+// Request errors of topic creation that only the broker raises; the others
+// (invalid partitions, replication factor, assignment, topic name) are
+// zkcoord's. All carry Kafka's own message (zkcoord.KafkaErrorf) and are
+// mapped to error codes by topicErrorCode.
 var (
-	errInvalidPartitions        = errors.New("invalid partitions")
-	errInvalidReplicationFactor = errors.New("invalid replication factor")
-	errInvalidReplicaAssignment = errors.New("invalid replica assignment")
-	errInvalidRequest           = errors.New("invalid request")
-	errInvalidConfig            = errors.New("invalid config")
+	errInvalidRequest = errors.New("invalid request")
+	errInvalidConfig  = errors.New("invalid config")
 )
-
-// requestErr is an error whose message is exactly what the client is told
-// (Kafka's wording) and which matches its kind with errors.Is.
-type requestErr struct {
-	kind error
-	msg  string
-}
-
-func (e *requestErr) Error() string { return e.msg }
-func (e *requestErr) Unwrap() error { return e.kind }
-
-func requestError(kind error, format string, args ...any) error {
-	return &requestErr{kind: kind, msg: fmt.Sprintf(format, args...)}
-}
 
 // maxTopicReplicas bounds partitions × replication factor of one topic, so
 // that its assignment JSON fits ZooKeeper's 1 MiB znode limit (jute.maxbuffer).
 const maxTopicReplicas = 100000
 
 // planTopic validates a new topic and works out its replica assignment:
-// the explicit one (checked), or Kafka's rack-unaware assignment over the
-// live brokers.
+// the explicit one (checked, on live brokers), or Kafka's rack-unaware
+// assignment over the live brokers (which checks partitions and replication
+// factor).
 func (b *Broker) planTopic(name string, partitions int32, rf int16, assignment map[int32][]int32) (map[int32][]int32, error) {
 	if err := zkcoord.ValidateTopicName(name); err != nil {
 		return nil, err
@@ -50,21 +35,12 @@ func (b *Broker) planTopic(name string, partitions int32, rf int16, assignment m
 	if assignment != nil {
 		return assignment, b.checkAssignment(assignment)
 	}
-	if partitions <= 0 {
-		return nil, requestError(errInvalidPartitions, "Number of partitions must be larger than 0.")
-	}
-	if rf <= 0 {
-		return nil, requestError(errInvalidReplicationFactor, "Replication factor must be larger than 0.")
-	}
-	if int64(partitions)*int64(rf) > maxTopicReplicas {
-		return nil, requestError(errInvalidPartitions, "%d partitions with replication factor %d: the replica assignment would not fit a ZooKeeper znode (at most %d replicas per topic).", partitions, rf, maxTopicReplicas)
+	if int64(partitions)*int64(rf) > maxTopicReplicas { // before anything is allocated
+		return nil, zkcoord.KafkaErrorf(zkcoord.ErrInvalidPartitions, "%d partitions with replication factor %d: the replica assignment would not fit a ZooKeeper znode (at most %d replicas per topic).", partitions, rf, maxTopicReplicas)
 	}
 	brokers := b.meta.aliveBrokerIDs()
 	if len(brokers) == 0 {
 		brokers = []int32{b.cfg.BrokerID}
-	}
-	if int(rf) > len(brokers) {
-		return nil, requestError(errInvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(brokers))
 	}
 	return zkcoord.AssignReplicasRackUnaware(partitions, rf, brokers, -1, 0)
 }
@@ -80,28 +56,16 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	return b.zk.CreateTopic(ctx, name, assignment, configs)
 }
 
-// checkAssignment validates an explicit replica assignment as Kafka does:
-// partitions numbered 0..n-1, a non-empty replica list without duplicates on
-// every partition, all of the same length, on live brokers.
+// checkAssignment validates an explicit replica assignment as Kafka does
+// (zkcoord.ValidateReplicaAssignment) and checks that its brokers are alive.
 func (b *Broker) checkAssignment(assignment map[int32][]int32) error {
-	n := len(assignment)
-	var rf int
-	for p, replicas := range assignment {
-		if p < 0 || int(p) >= n {
-			return requestError(errInvalidReplicaAssignment, "partitions must be numbered consecutively from 0")
-		}
-		if len(replicas) == 0 || (rf != 0 && len(replicas) != rf) {
-			return requestError(errInvalidReplicaAssignment, "all partitions must have the same, non-zero number of replicas")
-		}
-		rf = len(replicas)
-		seen := map[int32]bool{}
-		for _, r := range replicas {
-			if seen[r] {
-				return requestError(errInvalidReplicaAssignment, "duplicate replica %d in partition %d", r, p)
-			}
-			seen[r] = true
+	if err := zkcoord.ValidateReplicaAssignment(assignment); err != nil {
+		return err
+	}
+	for _, p := range sortedPartitionIDs(assignment) {
+		for _, r := range assignment[p] {
 			if !b.meta.isAlive(r) {
-				return requestError(errInvalidReplicaAssignment, "broker %d of partition %d is not alive", r, p)
+				return zkcoord.KafkaErrorf(zkcoord.ErrInvalidReplicaAssignment, "Unknown broker %d in the replica assignment of partition %d.", r, p)
 			}
 		}
 	}
@@ -117,11 +81,11 @@ func topicErrorCode(err error) int16 {
 		return kerr.TopicAlreadyExists.Code
 	case errors.Is(err, zkcoord.ErrInvalidTopic):
 		return kerr.InvalidTopicException.Code
-	case errors.Is(err, errInvalidPartitions):
+	case errors.Is(err, zkcoord.ErrInvalidPartitions):
 		return kerr.InvalidPartitions.Code
-	case errors.Is(err, errInvalidReplicationFactor):
+	case errors.Is(err, zkcoord.ErrInvalidReplicationFactor):
 		return kerr.InvalidReplicationFactor.Code
-	case errors.Is(err, errInvalidReplicaAssignment):
+	case errors.Is(err, zkcoord.ErrInvalidReplicaAssignment):
 		return kerr.InvalidReplicaAssignment.Code
 	case errors.Is(err, errInvalidRequest):
 		return kerr.InvalidRequest.Code

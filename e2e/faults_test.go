@@ -187,3 +187,27 @@ func TestIntegration_DeleteTopic(t *testing.T) {
 		return nil
 	})
 }
+
+// TestIntegration_CreateTopicErrors: refused topic creations say why in
+// Kafka's words, and nothing is written to ZooKeeper.
+func TestIntegration_CreateTopicErrors(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	addr := e.c.Brokers[0].Addr()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--topic", "rf3", "--partitions", "1", "--replication-factor", "3"}, "Replication factor: 3 larger than available brokers: 1."},
+		{[]string{"--topic", "bad/name", "--partitions", "1", "--replication-factor", "1"}, "bad/name"},
+		{[]string{"--topic", "cfg", "--partitions", "1", "--replication-factor", "1", "--config", "no.such.config=1"}, "Unknown topic config name: no.such.config"},
+		{[]string{"--topic", "huge", "--partitions", "1000000", "--replication-factor", "1"}, "would not fit a ZooKeeper znode"},
+	} {
+		_, stderr, err := e.tryRun("", append([]string{"topics", "--bootstrap-server", addr, "--create"}, tc.args...)...)
+		if err == nil || !strings.Contains(stderr, tc.want) {
+			t.Fatalf("%v: err %v, stderr %q, want %q", tc.args, err, stderr, tc.want)
+		}
+	}
+	if out := e.run("", "topics", "--bootstrap-server", addr, "--list"); strings.TrimSpace(out) != "" {
+		t.Fatalf("refused topics were created: %q", out)
+	}
+}

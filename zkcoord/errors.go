@@ -70,7 +70,8 @@ func (e *BrokerIDRegisteredError) Error() string {
 func (e *BrokerIDRegisteredError) Unwrap() error { return ErrBrokerIDRegistered }
 
 // kafkaError carries Kafka's own message text (what a broker puts in an
-// error_message field) while matching a sentinel with errors.Is.
+// error_message field) while matching a sentinel with errors.Is. The broker
+// builds its own request errors with KafkaErrorf too.
 type kafkaError struct {
 	kind error
 	msg  string
@@ -79,6 +80,8 @@ type kafkaError struct {
 func (e *kafkaError) Error() string { return e.msg }
 func (e *kafkaError) Unwrap() error { return e.kind }
 
-func kerrorf(kind error, format string, args ...any) error {
+// KafkaErrorf returns an error whose text is exactly the formatted message
+// and which matches kind with errors.Is.
+func KafkaErrorf(kind error, format string, args ...any) error {
 	return &kafkaError{kind: kind, msg: fmt.Sprintf(format, args...)}
 }

@@ -17,16 +17,16 @@ const MaxTopicNameLength = 249
 func ValidateTopicName(topic string) error {
 	switch {
 	case topic == "":
-		return kerrorf(ErrInvalidTopic, "Topic name is illegal, it can't be empty")
+		return KafkaErrorf(ErrInvalidTopic, "Topic name is illegal, it can't be empty")
 	case topic == "." || topic == "..":
-		return kerrorf(ErrInvalidTopic, "Topic name cannot be \".\" or \"..\"")
+		return KafkaErrorf(ErrInvalidTopic, "Topic name cannot be \".\" or \"..\"")
 	case len(topic) > MaxTopicNameLength:
-		return kerrorf(ErrInvalidTopic, "Topic name is illegal, it can't be longer than %d characters, topic name: %s", MaxTopicNameLength, topic)
+		return KafkaErrorf(ErrInvalidTopic, "Topic name is illegal, it can't be longer than %d characters, topic name: %s", MaxTopicNameLength, topic)
 	}
 	for i := 0; i < len(topic); i++ {
 		c := topic[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return kerrorf(ErrInvalidTopic, "Topic name \"%s\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'", topic)
+			return KafkaErrorf(ErrInvalidTopic, "Topic name \"%s\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'", topic)
 		}
 	}
 	return nil
@@ -49,14 +49,14 @@ func AssignReplicasRackUnaware(nPartitions int32, replicationFactor int16, broke
 
 func assignReplicasRackUnaware(nPartitions int32, replicationFactor int16, brokers []int32, fixedStartIndex, startPartitionID int32, randN func(int) int) (map[int32][]int32, error) {
 	if nPartitions <= 0 {
-		return nil, kerrorf(ErrInvalidPartitions, "Number of partitions must be larger than 0.")
+		return nil, KafkaErrorf(ErrInvalidPartitions, "Number of partitions must be larger than 0.")
 	}
 	if replicationFactor <= 0 {
-		return nil, kerrorf(ErrInvalidReplicationFactor, "Replication factor must be larger than 0.")
+		return nil, KafkaErrorf(ErrInvalidReplicationFactor, "Replication factor must be larger than 0.")
 	}
 	n := len(brokers)
 	if int(replicationFactor) > n {
-		return nil, kerrorf(ErrInvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", replicationFactor, n)
+		return nil, KafkaErrorf(ErrInvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", replicationFactor, n)
 	}
 	if fixedStartIndex >= int32(n) {
 		fixedStartIndex %= int32(n)
@@ -92,28 +92,28 @@ func assignReplicasRackUnaware(nPartitions int32, replicationFactor int16, broke
 // everywhere, non-empty replica lists. Errors wrap ErrInvalidReplicaAssignment.
 func ValidateReplicaAssignment(assignment map[int32][]int32) error {
 	if len(assignment) == 0 {
-		return kerrorf(ErrInvalidReplicaAssignment, "Number of partitions must be larger than 0.")
+		return KafkaErrorf(ErrInvalidReplicaAssignment, "Number of partitions must be larger than 0.")
 	}
 	rf := -1
 	for p := int32(0); p < int32(len(assignment)); p++ {
 		replicas, ok := assignment[p]
 		if !ok {
-			return kerrorf(ErrInvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
+			return KafkaErrorf(ErrInvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
 		}
 		if len(replicas) == 0 {
-			return kerrorf(ErrInvalidReplicaAssignment, "Cannot have replication factor of 0 for partition id %d.", p)
+			return KafkaErrorf(ErrInvalidReplicaAssignment, "Cannot have replication factor of 0 for partition id %d.", p)
 		}
 		seen := make(map[int32]bool, len(replicas))
 		for _, r := range replicas {
 			if seen[r] {
-				return kerrorf(ErrInvalidReplicaAssignment, "Duplicate replica assignment found: %v", assignment)
+				return KafkaErrorf(ErrInvalidReplicaAssignment, "Duplicate replica assignment found: %v", assignment)
 			}
 			seen[r] = true
 		}
 		if rf == -1 {
 			rf = len(replicas)
 		} else if rf != len(replicas) {
-			return kerrorf(ErrInvalidReplicaAssignment, "All partitions should have the same number of replicas")
+			return KafkaErrorf(ErrInvalidReplicaAssignment, "All partitions should have the same number of replicas")
 		}
 	}
 	return nil
@@ -135,7 +135,7 @@ func (s *Session) CreateTopic(ctx context.Context, topic string, assignment map[
 	if ok, _, err := s.Exists(ctx, TopicPath(topic)); err != nil {
 		return err
 	} else if ok {
-		return kerrorf(ErrTopicExists, "Topic '%s' already exists.", topic)
+		return KafkaErrorf(ErrTopicExists, "Topic '%s' already exists.", topic)
 	}
 	if TopicHasCollisionChars(topic) {
 		all, err := s.GetAllTopics(ctx)
@@ -149,7 +149,7 @@ func (s *Session) CreateTopic(ctx context.Context, topic string, assignment map[
 			}
 		}
 		if len(colliding) > 0 {
-			return kerrorf(ErrInvalidTopic, "Topic '%s' collides with existing topics: %s", topic, strings.Join(colliding, ", "))
+			return KafkaErrorf(ErrInvalidTopic, "Topic '%s' collides with existing topics: %s", topic, strings.Join(colliding, ", "))
 		}
 	}
 	if err := s.setOrCreate(ctx, ConfigTopicPath(topic), EncodeEntityConfig(configs)); err != nil {
@@ -158,7 +158,7 @@ func (s *Session) CreateTopic(ctx context.Context, topic string, assignment map[
 	data := EncodeTopicAssignment(TopicAssignment{Partitions: assignment})
 	if _, err := s.CreateRecursive(ctx, TopicPath(topic), data, FlagPersistent); err != nil {
 		if errors.Is(err, ErrNodeExists) {
-			return kerrorf(ErrTopicExists, "Topic '%s' already exists.", topic)
+			return KafkaErrorf(ErrTopicExists, "Topic '%s' already exists.", topic)
 		}
 		return fmt.Errorf("zkcoord: create topic %s: %w", topic, err)
 	}
@@ -252,7 +252,7 @@ func (s *Session) SetTopicConfig(ctx context.Context, topic string, configs map[
 		return err
 	}
 	if !ok {
-		return kerrorf(ErrUnknownTopic, "Topic %s does not exist", topic)
+		return KafkaErrorf(ErrUnknownTopic, "Topic %s does not exist", topic)
 	}
 	return s.SetEntityConfig(ctx, ConfigTypeTopic, topic, configs)
 }
@@ -279,11 +279,11 @@ func (s *Session) MarkTopicForDeletion(ctx context.Context, topic string) error 
 		return err
 	}
 	if !ok {
-		return kerrorf(ErrUnknownTopic, "Topic `%s` to delete does not exist", topic)
+		return KafkaErrorf(ErrUnknownTopic, "Topic `%s` to delete does not exist", topic)
 	}
 	_, err = s.CreateRecursive(ctx, DeleteTopicPath(topic), nil, FlagPersistent)
 	if errors.Is(err, ErrNodeExists) {
-		return kerrorf(ErrTopicMarkedForDeletion, "topic %s is already marked for deletion", topic)
+		return KafkaErrorf(ErrTopicMarkedForDeletion, "topic %s is already marked for deletion", topic)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -441,5 +442,22 @@ func TestStaleControllerEpochRejected(t *testing.T) {
 	um.ControllerID, um.ControllerEpoch, um.BrokerEpoch = 2, 0, -1
 	if r := request[*kmsg.UpdateMetadataResponse](t, c, um, 6); r.ErrorCode != kerr.StaleControllerEpoch.Code {
 		t.Fatalf("stale epoch: %d", r.ErrorCode)
+	}
+}
+
+func TestStorageErrorCodes(t *testing.T) {
+	for err, code := range map[error]int16{
+		logstore.ErrCorruptMessage:    kerr.CorruptMessage.Code,
+		logstore.ErrMessageTooLarge:   kerr.MessageTooLarge.Code,
+		logstore.ErrRecordSetTooLarge: kerr.RecordListTooLarge.Code,
+		logstore.ErrInvalidRecord:     kerr.InvalidRecord.Code,
+		logstore.ErrUnsupportedMagic:  kerr.UnsupportedForMessageFormat.Code,
+		logstore.ErrOffsetOutOfRange:  kerr.OffsetOutOfRange.Code,
+		logstore.ErrClosed:            kerr.NotLeaderForPartition.Code,
+		io.ErrUnexpectedEOF:           kerr.KafkaStorageError.Code,
+	} {
+		if got := storageErrorCode(fmt.Errorf("append t-0: %w", err)); got != code {
+			t.Fatalf("%v: code %d, want %d", err, got, code)
+		}
 	}
 }

@@ -222,6 +222,10 @@ func storageErrorCode(err error) int16 {
 		return kerr.CorruptMessage.Code
 	case errors.Is(err, logstore.ErrMessageTooLarge):
 		return kerr.MessageTooLarge.Code
+	case errors.Is(err, logstore.ErrRecordSetTooLarge):
+		return kerr.RecordListTooLarge.Code
+	case errors.Is(err, logstore.ErrClosed): // stopped or deleted meanwhile
+		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, logstore.ErrInvalidRecord):
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, logstore.ErrUnsupportedMagic):

@@ -333,6 +333,17 @@ func matchingTopics(all map[string]bool, o topicOptions) ([]string, error) {
 	return out, nil
 }
 
+// selectTopics lists the cluster's topics (name -> marked for deletion) and
+// those of them --topic selects.
+func selectTopics(ctx context.Context, admin topicAdmin, o topicOptions) (map[string]bool, []string, error) {
+	all, err := admin.ListTopics(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	topics, err := matchingTopics(all, o)
+	return all, topics, err
+}
+
 func createTopic(ctx context.Context, admin topicAdmin, o topicOptions, w io.Writer) error {
 	if strings.ContainsAny(o.topic, "._") {
 		fmt.Fprintln(w, "WARNING: Due to limitations in metric names, topics with a period ('.') or underscore ('_') could collide. To avoid issues it is best to use either, but not both.")
@@ -350,11 +361,7 @@ func createTopic(ctx context.Context, admin topicAdmin, o topicOptions, w io.Wri
 }
 
 func listTopics(ctx context.Context, admin topicAdmin, o topicOptions, w io.Writer) error {
-	all, err := admin.ListTopics(ctx)
-	if err != nil {
-		return err
-	}
-	topics, err := matchingTopics(all, o)
+	all, topics, err := selectTopics(ctx, admin, o)
 	if err != nil {
 		return err
 	}
@@ -369,11 +376,7 @@ func listTopics(ctx context.Context, admin topicAdmin, o topicOptions, w io.Writ
 }
 
 func describeTopics(ctx context.Context, admin topicAdmin, o topicOptions, w io.Writer) error {
-	all, err := admin.ListTopics(ctx)
-	if err != nil {
-		return err
-	}
-	topics, err := matchingTopics(all, o)
+	_, topics, err := selectTopics(ctx, admin, o)
 	if err != nil {
 		return err
 	}
@@ -428,11 +431,7 @@ func joinIDs(ids []int32) string {
 }
 
 func deleteTopics(ctx context.Context, admin topicAdmin, o topicOptions, w io.Writer) error {
-	all, err := admin.ListTopics(ctx)
-	if err != nil {
-		return err
-	}
-	topics, err := matchingTopics(all, o)
+	all, topics, err := selectTopics(ctx, admin, o)
 	if err != nil {
 		return err
 	}

@@ -53,8 +53,8 @@ func newMetadataCache() *metadataCache {
 	}
 }
 
-// update applies an UpdateMetadata request and returns the partitions whose
-// topics it deleted (leader -2).
+// update applies an UpdateMetadata request; partitions sent with leader -2
+// (topic being deleted) leave the cache.
 func (m *metadataCache) update(req *kmsg.UpdateMetadataRequest) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

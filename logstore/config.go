@@ -8,13 +8,18 @@ import (
 
 // Kafka 2.4 defaults (KafkaConfig Defaults / LogConfig).
 const (
-	DefaultSegmentBytes          int64 = 1 << 30          // log.segment.bytes
-	DefaultRollTime                    = 168 * time.Hour  // log.roll.hours
-	DefaultIndexMaxBytes         int32 = 10 << 20         // log.index.size.max.bytes
-	DefaultIndexIntervalBytes    int32 = 4096             // log.index.interval.bytes
-	DefaultMaxMessageBytes       int32 = 1000012          // message.max.bytes
-	DefaultFlushIntervalMessages int64 = math.MaxInt64    // log.flush.interval.messages
-	DefaultFileDeleteDelay             = 60 * time.Second // log.segment.delete.delay.ms
+	DefaultSegmentBytes           int64 = 1 << 30          // log.segment.bytes
+	DefaultRollTime                     = 168 * time.Hour  // log.roll.hours
+	DefaultIndexMaxBytes          int32 = 10 << 20         // log.index.size.max.bytes
+	DefaultIndexIntervalBytes     int32 = 4096             // log.index.interval.bytes
+	DefaultMaxMessageBytes        int32 = 1000012          // message.max.bytes
+	DefaultFlushIntervalMessages  int64 = math.MaxInt64    // log.flush.interval.messages
+	DefaultFileDeleteDelay              = 60 * time.Second // log.segment.delete.delay.ms
+	DefaultRetentionTime                = 168 * time.Hour  // log.retention.hours
+	DefaultRetentionBytes         int64 = -1               // log.retention.bytes
+	DefaultDeleteRetention              = 24 * time.Hour   // log.cleaner.delete.retention.ms
+	DefaultMinCleanableDirtyRatio       = 0.5              // log.cleaner.min.cleanable.ratio
+	DefaultMaxCompactionLag             = time.Duration(math.MaxInt64)
 )
 
 // Config holds the per-log settings. A zero field means "Kafka's default";
@@ -46,12 +51,41 @@ type Config struct {
 	// FileDeleteDelay: how long a deleted partition directory is kept before
 	// removal (file.delete.delay.ms).
 	FileDeleteDelay time.Duration
+
+	// The fields below have a meaningful zero, so EnsureDefaults fills them
+	// only for a Config that did not come from DefaultConfig (a literal such
+	// as Config{SegmentBytes: n}). To set one of them to 0, start from
+	// DefaultConfig().
+
+	// RetentionTime: delete a segment once its largest timestamp is older
+	// than this (retention.ms); negative = keep forever.
+	RetentionTime time.Duration
+	// RetentionBytes: delete the oldest segments while the log is larger than
+	// this (retention.bytes); negative = no size limit.
+	RetentionBytes int64
+	// CleanupDelete and CleanupCompact are cleanup.policy: "delete" sets
+	// CleanupDelete, "compact" CleanupCompact, "compact,delete" both.
+	CleanupDelete  bool
+	CleanupCompact bool
+	// DeleteRetention: how long the cleaner keeps tombstones
+	// (delete.retention.ms).
+	DeleteRetention time.Duration
+	// MinCleanableDirtyRatio: compact only when the uncleaned part is at
+	// least this fraction of the log (min.cleanable.dirty.ratio).
+	MinCleanableDirtyRatio float64
+	// MinCompactionLag / MaxCompactionLag: min.compaction.lag.ms and
+	// max.compaction.lag.ms.
+	MinCompactionLag time.Duration
+	MaxCompactionLag time.Duration
+
+	defaulted bool // came from DefaultConfig: zero fields above are meant
 }
 
 // DefaultConfig returns a Config holding Kafka 2.4's defaults.
 func DefaultConfig() Config {
 	var c Config
 	c.EnsureDefaults()
+	c.defaulted = true
 	return c
 }
 
@@ -78,6 +112,27 @@ func (c *Config) EnsureDefaults() {
 	if c.FileDeleteDelay == 0 {
 		c.FileDeleteDelay = DefaultFileDeleteDelay
 	}
+	if !c.defaulted {
+		c.defaulted = true
+		if c.RetentionTime == 0 {
+			c.RetentionTime = DefaultRetentionTime
+		}
+		if c.RetentionBytes == 0 {
+			c.RetentionBytes = DefaultRetentionBytes
+		}
+		if !c.CleanupDelete && !c.CleanupCompact {
+			c.CleanupDelete = true
+		}
+		if c.DeleteRetention == 0 {
+			c.DeleteRetention = DefaultDeleteRetention
+		}
+		if c.MinCleanableDirtyRatio == 0 {
+			c.MinCleanableDirtyRatio = DefaultMinCleanableDirtyRatio
+		}
+		if c.MaxCompactionLag == 0 {
+			c.MaxCompactionLag = DefaultMaxCompactionLag
+		}
+	}
 }
 
 // Validate reports the first out-of-range value, wrapping ErrInvalidConfig.
@@ -101,6 +156,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: FlushInterval %v negative", ErrInvalidConfig, c.FlushInterval)
 	case c.FileDeleteDelay < 0:
 		return fmt.Errorf("%w: FileDeleteDelay %v negative", ErrInvalidConfig, c.FileDeleteDelay)
+	case !c.CleanupDelete && !c.CleanupCompact:
+		return fmt.Errorf("%w: cleanup policy must be delete, compact or both", ErrInvalidConfig)
+	case c.DeleteRetention < 0:
+		return fmt.Errorf("%w: DeleteRetention %v negative", ErrInvalidConfig, c.DeleteRetention)
+	case c.MinCleanableDirtyRatio < 0 || c.MinCleanableDirtyRatio > 1:
+		return fmt.Errorf("%w: MinCleanableDirtyRatio %v not in [0, 1]", ErrInvalidConfig, c.MinCleanableDirtyRatio)
+	case c.MinCompactionLag < 0 || c.MaxCompactionLag < 1:
+		return fmt.Errorf("%w: compaction lags %v / %v out of range", ErrInvalidConfig, c.MinCompactionLag, c.MaxCompactionLag)
 	}
 	return nil
 }

@@ -19,6 +19,9 @@ import (
 //
 // Fetch sessions (KIP-227) are not kept: every request is answered in full
 // with session id 0, which tells clients to keep sending full requests.
+//
+// The answer is a *fetchResponse: record sets stay file regions that the
+// connection writer sends with sendfile.
 func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.FetchRequest)
 	if req.Version >= 7 && req.SessionID != 0 {
@@ -76,8 +79,8 @@ func (b *Broker) fetchSignals(req *kmsg.FetchRequest) []<-chan struct{} {
 
 // readFetch reads what is available now. It reports the bytes read and
 // whether any partition failed (Kafka answers at once then).
-func (b *Broker) readFetch(rc *reqCtx, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int64, bool) {
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
+func (b *Broker) readFetch(rc *reqCtx, req *kmsg.FetchRequest) (*fetchResponse, int64, bool) {
+	resp := &fetchResponse{FetchResponse: req.ResponseKind().(*kmsg.FetchResponse)}
 	budget := int64(req.MaxBytes)
 	if req.Version < 3 || budget <= 0 {
 		budget = int64(^uint32(0) >> 1)
@@ -87,27 +90,29 @@ func (b *Broker) readFetch(rc *reqCtx, req *kmsg.FetchRequest) (*kmsg.FetchRespo
 	for _, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
+		recs := make([]logstore.ReadResult, len(rt.Partitions))
+		for i, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
-			n := b.fetchPartition(rc, req, rt.Topic, rp, min(int64(rp.PartitionMaxBytes), budget), total == 0, &sp)
+			recs[i] = b.fetchPartition(rc, req, rt.Topic, rp, min(int64(rp.PartitionMaxBytes), budget), total == 0, &sp)
 			if sp.ErrorCode != 0 {
 				failed = true
 			}
-			total += n
-			budget = max(budget-n, 0)
+			total += recs[i].Size
+			budget = max(budget-recs[i].Size, 0)
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+		resp.records = append(resp.records, recs)
 	}
 	return resp, total, failed
 }
 
-func (b *Broker) fetchPartition(rc *reqCtx, req *kmsg.FetchRequest, topic string, rp kmsg.FetchRequestTopicPartition, maxBytes int64, minOne bool, sp *kmsg.FetchResponseTopicPartition) int64 {
+// fetchPartition fills sp's fields and returns the partition's record
+// regions. An empty record set is encoded with size 0, never null (-1):
+// librdkafka refuses a null one.
+func (b *Broker) fetchPartition(rc *reqCtx, req *kmsg.FetchRequest, topic string, rp kmsg.FetchRequestTopicPartition, maxBytes int64, minOne bool, sp *kmsg.FetchResponseTopicPartition) logstore.ReadResult {
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-	// An empty record set is encoded with size 0, never null (-1): librdkafka
-	// refuses a null one.
-	sp.RecordBatches = []byte{}
 	tp := logstore.TopicPartition{Topic: topic, Partition: rp.Partition}
 	p, epoch, code := b.replicas.leaderFor(tp, b.meta)
 	if code == 0 && req.Version >= 9 {
@@ -115,24 +120,20 @@ func (b *Broker) fetchPartition(rc *reqCtx, req *kmsg.FetchRequest, topic string
 	}
 	if code != 0 {
 		sp.ErrorCode = code
-		return 0
+		return logstore.ReadResult{}
 	}
 	hw := p.log.HighWatermark()
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.LogStartOffset()
 	if maxBytes <= 0 && !minOne {
-		return 0
+		return logstore.ReadResult{}
 	}
 	res, err := p.log.Read(rp.FetchOffset, int32(min(maxBytes, int64(^uint32(0)>>1))), hw, minOne)
-	if err == nil {
-		sp.RecordBatches, err = res.AppendTo(sp.RecordBatches)
-	}
 	if err != nil {
 		sp.ErrorCode = storageErrorCode(err)
 		if sp.ErrorCode == kerr.KafkaStorageError.Code {
 			rc.log.WithError(err).WithField("partition", tp.String()).Error("fetch read failed")
 		}
-		sp.RecordBatches = []byte{}
-		return 0
+		return logstore.ReadResult{}
 	}
-	return int64(len(sp.RecordBatches))
+	return res
 }

@@ -37,6 +37,10 @@ type Broker struct {
 	replicas  *replicaManager
 
 	parkedFetches atomic.Int64 // fetches waiting for data (long polling)
+	// Record bytes of fetch answers sent with sendfile(2), and those copied
+	// through user space because the connection could not take sendfile.
+	sendfileBytes atomic.Int64
+	copiedBytes   atomic.Int64
 }
 
 // Run starts a broker and blocks until ctx is cancelled (SIGTERM), then shuts

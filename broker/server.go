@@ -80,8 +80,9 @@ type conn struct {
 // pending is one request's slot in the response queue.
 type pending struct {
 	done  chan struct{}
-	frame []byte // encoded response; nil for no response (acks=0)
-	close bool   // close the connection instead of answering
+	frame []byte     // encoded response; nil for no response (acks=0)
+	parts []respPart // or: a response made of bytes and file regions (Fetch)
+	close bool       // close the connection instead of answering
 }
 
 func (c *conn) run(ctx context.Context) {
@@ -193,11 +194,54 @@ func (c *conn) writeLoop(queue <-chan *pending) {
 				return
 			}
 		}
+		if p.parts != nil {
+			if err := c.writeParts(w, p.parts); err != nil {
+				c.log.WithError(err).Info("closing connection: writing a fetch answer failed")
+				c.nc.Close()
+				return
+			}
+		}
 		if len(queue) == 0 && w.Flush() != nil {
 			c.nc.Close()
 			return
 		}
 	}
+}
+
+// writeParts writes an answer made of bytes and file regions. On a TCP
+// connection the regions go with sendfile(2), after the bytes before them
+// were flushed; elsewhere they are copied with pread. An error leaves a
+// frame half sent: the caller must close the connection.
+func (c *conn) writeParts(w *bufio.Writer, parts []respPart) error {
+	tcp, zeroCopy := c.nc.(*net.TCPConn)
+	for _, pt := range parts {
+		if pt.buf != nil {
+			if _, err := w.Write(pt.buf); err != nil {
+				return err
+			}
+			continue
+		}
+		if zeroCopy {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			n, err := pt.region.SendTo(tcp)
+			c.b.sendfileBytes.Add(n)
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		n, err := io.Copy(w, io.NewSectionReader(pt.region.File, pt.region.Pos, pt.region.Len))
+		c.b.copiedBytes.Add(n)
+		if err == nil && n < pt.region.Len {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return fmt.Errorf("copy %s at %d+%d: %w", pt.region.File.Name(), pt.region.Pos, pt.region.Len, err)
+		}
+	}
+	return nil
 }
 
 // byteBudget bounds the bytes of requests a connection has in flight. One
@@ -287,6 +331,16 @@ func (c *conn) handle(ctx context.Context, hdr wire.RequestHeader, body []byte, 
 		return
 	}
 	resp.SetVersion(hdr.Version)
+	if fr, ok := resp.(*fetchResponse); ok {
+		parts, err := fr.frame(hdr.CorrelationID)
+		if err != nil {
+			log.WithError(err).Error("closing connection: cannot encode fetch answer")
+			p.close = true
+			return
+		}
+		p.parts = parts
+		return
+	}
 	p.frame = wire.AppendResponse(nil, hdr.CorrelationID, resp)
 }
 

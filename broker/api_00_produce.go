@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -14,17 +15,24 @@ import (
 // succeeds or fails on its own; a partition whose batches fail validation
 // stores nothing.
 //
-// acks=all is answered after the local append: replication to followers is
-// the next step (see broker/UNSUPPORTED.md).
-func (b *Broker) handleProduce(_ context.Context, rc *reqCtx, r kmsg.Request) (kmsg.Response, error) {
+// With acks=all (-1) a partition is answered once every ISR member has the
+// batches (the high-water mark passed them) or after timeout_ms
+// (REQUEST_TIMED_OUT); a write to an ISR smaller than min.insync.replicas is
+// refused beforehand (NOT_ENOUGH_REPLICAS, nothing stored), and one whose
+// ISR shrank below it meanwhile is answered
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND. A leader replaced while waiting answers
+// NOT_LEADER_FOR_PARTITION: it never acknowledges what its successor may
+// not have.
+func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) (kmsg.Response, error) {
 	req := r.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 	transactional := req.TransactionID != nil
-	for _, rt := range req.Topics {
+	var waits []ackWait
+	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
+		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			switch {
@@ -33,11 +41,19 @@ func (b *Broker) handleProduce(_ context.Context, rc *reqCtx, r kmsg.Request) (k
 			case transactional:
 				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			default:
-				b.produceTo(rc, logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}, rp.Records, &sp)
+				p, epoch, next := b.produceTo(rc, logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}, rp.Records, req.Acks == -1, &sp)
+				if p != nil && req.Acks == -1 {
+					waits = append(waits, ackWait{p: p, leaderEpoch: epoch, required: next, topic: ti, partition: pi})
+				}
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	if len(waits) > 0 {
+		if err := b.awaitISR(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond, waits, resp); err != nil {
+			return nil, err
+		}
 	}
 	if req.Acks == 0 {
 		// Kafka closes the connection of an acks=0 producer whose request
@@ -54,21 +70,67 @@ func (b *Broker) handleProduce(_ context.Context, rc *reqCtx, r kmsg.Request) (k
 	return resp, nil
 }
 
-func (b *Broker) produceTo(rc *reqCtx, tp logstore.TopicPartition, records []byte, sp *kmsg.ProduceResponseTopicPartition) {
+// produceTo appends to one partition led here and fills sp. On success it
+// returns the partition, the leader epoch of the append and the offset the
+// high-water mark must reach for acks=all.
+func (b *Broker) produceTo(rc *reqCtx, tp logstore.TopicPartition, records []byte, acksAll bool, sp *kmsg.ProduceResponseTopicPartition) (*partition, int32, int64) {
 	p, epoch, code := b.replicas.leaderFor(tp, b.meta)
 	if code != 0 {
 		sp.ErrorCode = code
-		return
+		return nil, 0, 0
 	}
-	info, err := b.replicas.appendAsLeader(p, epoch, records)
+	info, err := b.replicas.appendAsLeader(p, epoch, records, acksAll)
 	if err != nil {
 		sp.ErrorCode = storageErrorCode(err)
 		msg := err.Error()
 		sp.ErrorMessage = &msg
 		rc.log.WithError(err).WithField("partition", tp.String()).Info("produce refused")
-		return
+		return nil, 0, 0
 	}
 	sp.BaseOffset = info.FirstOffset
 	sp.LogAppendTime = -1
 	sp.LogStartOffset = p.log.LogStartOffset()
+	return p, epoch, info.LastOffset + 1
+}
+
+// ackWait is one acks=all partition waiting for its ISR.
+type ackWait struct {
+	p                *partition
+	leaderEpoch      int32
+	required         int64 // the high-water mark must reach this
+	topic, partition int   // indexes into the response
+}
+
+// awaitISR waits until each partition's high-water mark reaches its
+// required offset (Kafka's DelayedProduce), woken by the log's changes and
+// the partition's leadership/ISR changes, never by polling. Partitions not
+// done by the timeout get REQUEST_TIMED_OUT.
+func (b *Broker) awaitISR(ctx context.Context, timeout time.Duration, waits []ackWait, resp *kmsg.ProduceResponse) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	timedOut := false
+	for _, w := range waits {
+		sp := &resp.Topics[w.topic].Partitions[w.partition]
+		for {
+			// Take the signals before checking, so no change is missed.
+			logChanged, stateChanged := w.p.log.Changed(), w.p.stateChanged()
+			if code, done := b.replicas.ackState(w.p, w.leaderEpoch, w.required); done {
+				sp.ErrorCode = code
+				break
+			}
+			if timedOut {
+				sp.ErrorCode = kerr.RequestTimedOut.Code
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-timer.C:
+				timedOut = true
+			case <-logChanged:
+			case <-stateChanged:
+			}
+		}
+	}
+	return nil
 }

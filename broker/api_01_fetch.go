@@ -39,7 +39,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) (k
 		// The change signals are taken before reading, so no append between
 		// the read and the wait is missed.
 		changed := b.fetchSignals(req)
-		resp, size, failed := b.readFetch(rc, req)
+		resp, size, failed := b.readFetch(ctx, rc, req)
 		if failed || size >= int64(req.MinBytes) || timer == nil {
 			return resp, nil
 		}
@@ -55,7 +55,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) (k
 		b.parkedFetches.Add(-1)
 		switch chosen {
 		case 0: // max_wait_ms passed
-			resp, _, _ = b.readFetch(rc, req)
+			resp, _, _ = b.readFetch(ctx, rc, req)
 			return resp, nil
 		case 1:
 			return nil, ctx.Err()
@@ -79,7 +79,7 @@ func (b *Broker) fetchSignals(req *kmsg.FetchRequest) []<-chan struct{} {
 
 // readFetch reads what is available now. It reports the bytes read and
 // whether any partition failed (Kafka answers at once then).
-func (b *Broker) readFetch(rc *reqCtx, req *kmsg.FetchRequest) (*fetchResponse, int64, bool) {
+func (b *Broker) readFetch(ctx context.Context, rc *reqCtx, req *kmsg.FetchRequest) (*fetchResponse, int64, bool) {
 	resp := &fetchResponse{FetchResponse: req.ResponseKind().(*kmsg.FetchResponse)}
 	budget := int64(req.MaxBytes)
 	if req.Version < 3 || budget <= 0 {
@@ -94,7 +94,7 @@ func (b *Broker) readFetch(rc *reqCtx, req *kmsg.FetchRequest) (*fetchResponse, 
 		for i, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
-			recs[i] = b.fetchPartition(rc, req, rt.Topic, rp, min(int64(rp.PartitionMaxBytes), budget), total == 0, &sp)
+			recs[i] = b.fetchPartition(ctx, rc, req, rt.Topic, rp, min(int64(rp.PartitionMaxBytes), budget), total == 0, &sp)
 			if sp.ErrorCode != 0 {
 				failed = true
 			}
@@ -111,7 +111,7 @@ func (b *Broker) readFetch(rc *reqCtx, req *kmsg.FetchRequest) (*fetchResponse, 
 // fetchPartition fills sp's fields and returns the partition's record
 // regions. An empty record set is encoded with size 0, never null (-1):
 // librdkafka refuses a null one.
-func (b *Broker) fetchPartition(rc *reqCtx, req *kmsg.FetchRequest, topic string, rp kmsg.FetchRequestTopicPartition, maxBytes int64, minOne bool, sp *kmsg.FetchResponseTopicPartition) logstore.ReadResult {
+func (b *Broker) fetchPartition(ctx context.Context, rc *reqCtx, req *kmsg.FetchRequest, topic string, rp kmsg.FetchRequestTopicPartition, maxBytes int64, minOne bool, sp *kmsg.FetchResponseTopicPartition) logstore.ReadResult {
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 	tp := logstore.TopicPartition{Topic: topic, Partition: rp.Partition}
 	p, epoch, code := b.replicas.leaderFor(tp, b.meta)
@@ -122,12 +122,30 @@ func (b *Broker) fetchPartition(rc *reqCtx, req *kmsg.FetchRequest, topic string
 		sp.ErrorCode = code
 		return logstore.ReadResult{}
 	}
+	// Consumers read up to the high-water mark; a follower (replica_id =
+	// its broker id) reads up to the log end, and its fetch offset tells
+	// the leader how far it got.
+	maxOffset := p.log.HighWatermark()
+	if req.ReplicaID >= 0 {
+		leo := p.log.LogEndOffset()
+		if rp.FetchOffset > leo || rp.FetchOffset < p.log.LogStartOffset() {
+			// A diverged or lagging-behind-retention follower: it must not
+			// count as having reached this offset.
+			sp.ErrorCode = kerr.OffsetOutOfRange.Code
+			return logstore.ReadResult{}
+		}
+		if !b.replicas.recordFollowerFetch(ctx, p, req.ReplicaID, rp.FetchOffset, leo) {
+			sp.ErrorCode = kerr.NotLeaderForPartition.Code // not an assigned replica
+			return logstore.ReadResult{}
+		}
+		maxOffset = leo
+	}
 	hw := p.log.HighWatermark()
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.LogStartOffset()
 	if maxBytes <= 0 && !minOne {
 		return logstore.ReadResult{}
 	}
-	res, err := p.log.Read(rp.FetchOffset, int32(min(maxBytes, int64(^uint32(0)>>1))), hw, minOne)
+	res, err := p.log.Read(rp.FetchOffset, int32(min(maxBytes, int64(^uint32(0)>>1))), maxOffset, minOne)
 	if err != nil {
 		sp.ErrorCode = storageErrorCode(err)
 		if sp.ErrorCode == kerr.KafkaStorageError.Code {

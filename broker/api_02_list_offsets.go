@@ -57,7 +57,12 @@ func (b *Broker) listOffset(req *kmsg.ListOffsetsRequest, tp logstore.TopicParti
 		sp.ErrorCode = code
 		return
 	}
+	// Consumers see up to the high-water mark; a replica (replica_id >= 0,
+	// a follower handling OFFSET_OUT_OF_RANGE) sees the log end.
 	hw := p.log.HighWatermark()
+	if req.ReplicaID >= 0 {
+		hw = p.log.LogEndOffset()
+	}
 	var offset, ts int64 = -1, -1
 	switch rp.Timestamp {
 	case listLatest:

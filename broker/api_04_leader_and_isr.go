@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"net"
+	"strconv"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -20,12 +22,23 @@ func (b *Broker) handleLeaderAndIsr(_ context.Context, rc *reqCtx, r kmsg.Reques
 		resp.ErrorCode = code
 		return resp, nil
 	}
+	// Followers find their leader among the request's live leaders, at its
+	// inter-broker endpoint.
+	leaderAddr := func(id int32) (string, bool) {
+		for _, l := range req.LiveLeaders {
+			if l.BrokerID == id {
+				return net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), true
+			}
+		}
+		return "", false
+	}
 	apply := func(topic string, ps kmsg.LeaderAndISRRequestTopicPartition) {
 		tp := logstore.TopicPartition{Topic: topic, Partition: ps.Partition}
 		code := b.replicas.becomeLeaderOrFollower(tp, partitionState{
-			leader: ps.Leader, leaderEpoch: ps.LeaderEpoch, zkVersion: ps.ZKVersion,
+			controllerEpoch: ps.ControllerEpoch,
+			leader:          ps.Leader, leaderEpoch: ps.LeaderEpoch, zkVersion: ps.ZKVersion,
 			isr: ps.ISR, replicas: ps.Replicas,
-		})
+		}, leaderAddr)
 		resp.Partitions = append(resp.Partitions, kmsg.LeaderAndISRResponseTopicPartition{Topic: topic, Partition: ps.Partition, ErrorCode: code})
 	}
 	for _, ps := range req.PartitionStates {

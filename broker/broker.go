@@ -91,6 +91,8 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 		return b.zk.GetTopicConfig(ctx, topic)
 	}
 	b.replicas = newReplicaManager(cfg.BrokerID, b.logs, logCfg, topicConfig, log.WithField("component", "replica-manager"))
+	b.replicas.repl = replicationConfig{lagTimeMax: cfg.ReplicaLagTimeMax, minInsyncReplicas: int(cfg.MinInsyncReplicas)}
+	b.replicas.isr = zkISRStore{zk: b.zk}
 
 	stopRegistration, err := b.register(ctx)
 	if err != nil {
@@ -100,6 +102,11 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 
 	serveCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
+	b.replicas.fetchers = newFetcherManager(serveCtx, b.replicas, fetcherConfig{
+		waitMax: cfg.ReplicaFetchWaitMax, minBytes: cfg.ReplicaFetchMinBytes, maxBytes: cfg.ReplicaFetchMaxBytes,
+		responseMaxBytes: cfg.ReplicaFetchResponseMaxBytes, backoff: cfg.ReplicaFetchBackoff, socketTimeout: cfg.ReplicaSocketTimeout,
+	}, &b.goroutines, log.WithField("component", "replica-fetcher"))
+	b.goroutines.Go("isr-maintenance", func() { b.replicas.runISRMaintenance(serveCtx) })
 	ctrlCfg := controller.DefaultConfig(cfg.BrokerID)
 	ctrlCfg.ListenerName = b.interBrokerListener()
 	ctrlCfg.DeleteTopicEnable = cfg.DeleteTopicEnable

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -28,24 +29,35 @@ type testBroker struct {
 	stop func() // shut down as Run does: cancel, wait for every goroutine
 }
 
-func newTestBroker(t *testing.T) *testBroker {
+func newTestBroker(t *testing.T) *testBroker { return newTestBrokerID(t, 1) }
+
+// newTestBrokerID starts a test broker with the given id; it replicates as
+// a follower when told to by LeaderAndIsr (through its replica fetchers).
+func newTestBrokerID(t *testing.T, id int32) *testBroker {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	cfg := Config{BrokerID: 1, SocketRequestMaxBytes: 100 << 20, MessageMaxBytes: 1000012, AutoCreateTopicsEnable: false, DeleteTopicEnable: true}
-	b := &Broker{cfg: cfg, log: log, meta: newMetadataCache(), clusterID: "test-cluster-id-000000"}
+	if testing.Verbose() {
+		log.SetOutput(os.Stderr)
+		log.SetLevel(logrus.DebugLevel)
+	}
+	cfg := Config{BrokerID: id, SocketRequestMaxBytes: 100 << 20, MessageMaxBytes: 1000012, AutoCreateTopicsEnable: false, DeleteTopicEnable: true}
+	b := &Broker{cfg: cfg, log: log.WithField("broker_id", id), meta: newMetadataCache(), clusterID: "test-cluster-id-000000"}
 	b.registerAPIs()
 	lcfg := logstore.DefaultConfig()
 	var err error
 	if b.logs, err = logstore.OpenManager([]string{t.TempDir()}, lcfg, log); err != nil {
 		t.Fatal(err)
 	}
-	b.replicas = newReplicaManager(1, b.logs, lcfg, nil, log)
+	b.replicas = newReplicaManager(id, b.logs, lcfg, nil, log.WithField("broker_id", id))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	fcfg := defaultFetcherConfig()
+	fcfg.backoff = 50 * time.Millisecond
+	b.replicas.fetchers = newFetcherManager(ctx, b.replicas, fcfg, &b.goroutines, log.WithField("broker_id", id))
 	b.goroutines.Go("listener", func() { b.serve(ctx, ln, "PLAINTEXT") })
 	tb := &testBroker{b: b, addr: ln.Addr().String()}
 	var once sync.Once
@@ -97,11 +109,11 @@ func (tb *testBroker) lead(t *testing.T, c *wire.Conn, topic string, partitions 
 	for p := int32(0); p < partitions; p++ {
 		ps := kmsg.NewLeaderAndISRRequestTopicPartition()
 		ps.Partition, ps.ControllerEpoch, ps.Leader, ps.LeaderEpoch = p, 1, 1, leaderEpoch
-		ps.ISR, ps.Replicas, ps.IsNew = []int32{1, 2}, []int32{1, 2}, true
+		ps.ISR, ps.Replicas, ps.IsNew = []int32{1}, []int32{1, 2}, true
 		ts.PartitionStates = append(ts.PartitionStates, ps)
 		up := kmsg.NewUpdateMetadataRequestTopicPartition()
 		up.Partition, up.ControllerEpoch, up.Leader, up.LeaderEpoch = p, 1, 1, leaderEpoch
-		up.ISR, up.Replicas = []int32{1, 2}, []int32{1, 2}
+		up.ISR, up.Replicas = []int32{1}, []int32{1, 2}
 		ut.PartitionStates = append(ut.PartitionStates, up)
 	}
 	lai.TopicStates = append(lai.TopicStates, ts)
@@ -256,7 +268,7 @@ func TestMetadataEveryVersion(t *testing.T) {
 			t.Fatalf("v%d: %d brokers, %d topics", v, len(r.Brokers), len(r.Topics))
 		}
 		p := r.Topics[0].Partitions[0]
-		if p.Leader != 1 || len(p.ISR) != 2 || (v >= 7 && p.LeaderEpoch != 3) {
+		if p.Leader != 1 || len(p.ISR) != 1 || len(p.Replicas) != 2 || (v >= 7 && p.LeaderEpoch != 3) {
 			t.Fatalf("v%d: partition %+v", v, p)
 		}
 		if v >= 2 && (r.ClusterID == nil || *r.ClusterID != "test-cluster-id-000000") {

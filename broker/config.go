@@ -52,6 +52,12 @@ type Config struct {
 	SocketSendBufferBytes         int32         // socket.send.buffer.bytes, default 102400; -1 = OS default
 	SocketReceiveBufferBytes      int32         // socket.receive.buffer.bytes, default 102400; -1 = OS default
 	ReplicaLagTimeMax             time.Duration // replica.lag.time.max.ms, default 10000
+	ReplicaFetchWaitMax           time.Duration // replica.fetch.wait.max.ms, default 500
+	ReplicaFetchMinBytes          int32         // replica.fetch.min.bytes, default 1
+	ReplicaFetchMaxBytes          int32         // replica.fetch.max.bytes, default 1048576
+	ReplicaFetchResponseMaxBytes  int32         // replica.fetch.response.max.bytes, default 10485760
+	ReplicaFetchBackoff           time.Duration // replica.fetch.backoff.ms, default 1000
+	ReplicaSocketTimeout          time.Duration // replica.socket.timeout.ms, default 30000
 	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor, default 3 (shipped file: 1)
 	OffsetsTopicNumPartitions     int32         // offsets.topic.num.partitions, default 50
 	GroupInitialRebalanceDelay    time.Duration // group.initial.rebalance.delay.ms, default 3000 (shipped file: 0)

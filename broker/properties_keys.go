@@ -32,7 +32,9 @@ var keyOrder = []string{
 	"message.max.bytes", "socket.request.max.bytes",
 	"socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"min.insync.replicas", "unclean.leader.election.enable", "controlled.shutdown.enable",
-	"replica.lag.time.max.ms",
+	"replica.lag.time.max.ms", "replica.fetch.wait.max.ms", "replica.fetch.min.bytes",
+	"replica.fetch.max.bytes", "replica.fetch.response.max.bytes", "replica.fetch.backoff.ms",
+	"replica.socket.timeout.ms",
 	"offsets.topic.replication.factor", "offsets.topic.num.partitions",
 	"group.initial.rebalance.delay.ms",
 }
@@ -143,7 +145,19 @@ var keySetters = map[string]setter{
 	"min.insync.replicas": func(c *Config, v string) string {
 		return setInt16(&c.MinInsyncReplicas, v, 1, expPosInt+" and <= 32767")
 	},
-	"replica.lag.time.max.ms": msSetter(func(c *Config) *time.Duration { return &c.ReplicaLagTimeMax }, 0),
+	"replica.lag.time.max.ms":   msSetter(func(c *Config) *time.Duration { return &c.ReplicaLagTimeMax }, 0),
+	"replica.fetch.wait.max.ms": msSetter(func(c *Config) *time.Duration { return &c.ReplicaFetchWaitMax }, 0),
+	"replica.fetch.min.bytes": func(c *Config, v string) string {
+		return setInt32(&c.ReplicaFetchMinBytes, v, 1, math.MaxInt32, expPosInt)
+	},
+	"replica.fetch.max.bytes": func(c *Config, v string) string {
+		return setInt32(&c.ReplicaFetchMaxBytes, v, 0, math.MaxInt32, expNonNegInt)
+	},
+	"replica.fetch.response.max.bytes": func(c *Config, v string) string {
+		return setInt32(&c.ReplicaFetchResponseMaxBytes, v, 0, math.MaxInt32, expNonNegInt)
+	},
+	"replica.fetch.backoff.ms":  msSetter(func(c *Config) *time.Duration { return &c.ReplicaFetchBackoff }, 0),
+	"replica.socket.timeout.ms": msSetter(func(c *Config) *time.Duration { return &c.ReplicaSocketTimeout }, 1),
 	"offsets.topic.replication.factor": func(c *Config, v string) string {
 		return setInt16(&c.OffsetsTopicReplicationFactor, v, 1, expPosInt+" and <= 32767")
 	},
@@ -161,6 +175,8 @@ var acceptedKeys = map[string]bool{
 	"num.recovery.threads.per.data.dir":        true,
 	"transaction.state.log.replication.factor": true,
 	"transaction.state.log.min.isr":            true,
+	// One fetcher per leader broker is always used.
+	"num.replica.fetchers": true,
 }
 
 // parseInt parses a decimal integer (surrounding white space allowed, as

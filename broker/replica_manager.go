@@ -1,9 +1,12 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -14,10 +17,14 @@ import (
 // replicaManager holds the partitions this broker hosts, as the controller's
 // LeaderAndIsr and StopReplica requests made them, and routes produce and
 // fetch to their logs. The partition map is a leaf structure under mu; each
-// partition's leadership state has its own lock.
+// partition's leadership and replication state has its own lock, taken for
+// short critical sections only (never across I/O).
 //
-// Replication (followers fetching, ISR upkeep, HW from follower LEOs) is the
-// next step: for now a leader's high-water mark is its log end offset.
+// As leader of a partition it tracks every follower from its fetches
+// (replication.go), moves the high-water mark to the smallest log end offset
+// in the ISR, grows and shrinks the ISR with conditional ZooKeeper writes
+// (isr.go); as follower it replicates through a fetcher per leader
+// (replica_fetcher.go).
 type replicaManager struct {
 	brokerID int32
 	logs     *logstore.Manager
@@ -25,10 +32,28 @@ type replicaManager struct {
 	log      logrus.FieldLogger
 	// topicConfig reads a topic's config overrides (/config/topics/<t>).
 	topicConfig func(topic string) (map[string]string, error)
+	repl        replicationConfig
+	// isr writes ISR changes to ZooKeeper; nil keeps ISRs as the
+	// controller sent them (unit tests without ZooKeeper).
+	isr      isrStore
+	fetchers *fetcherManager // nil: no follower replication (unit tests)
+	now      func() time.Time
 
 	mu              sync.RWMutex
 	partitions      map[logstore.TopicPartition]*partition
 	controllerEpoch int32
+
+	isrChanges isrChangeSet
+}
+
+// replicationConfig holds the replica.* settings.
+type replicationConfig struct {
+	lagTimeMax        time.Duration // replica.lag.time.max.ms
+	minInsyncReplicas int           // min.insync.replicas (broker default)
+}
+
+func defaultReplicationConfig() replicationConfig {
+	return replicationConfig{lagTimeMax: 10 * time.Second, minInsyncReplicas: 1}
 }
 
 // partition is one replica hosted here.
@@ -36,17 +61,29 @@ type partition struct {
 	tp  logstore.TopicPartition
 	log *logstore.Log
 
-	mu          sync.RWMutex
-	leader      int32
-	leaderEpoch int32
-	isr         []int32
-	replicas    []int32
-	zkVersion   int32
+	mu              sync.RWMutex
+	leader          int32
+	leaderEpoch     int32
+	controllerEpoch int32 // of the controller that sent the current state
+	isr             []int32
+	replicas        []int32
+	zkVersion       int32
+	minInsync       int // min.insync.replicas of the topic
+	// Leader only: the followers' fetch state, and the log end offset when
+	// this leader's epoch began.
+	followers        map[int32]*followerState
+	leaderEpochStart int64
+	// changed is closed (and replaced) when leadership or the ISR changes:
+	// produces waiting for acks=all watch it.
+	changed chan struct{}
+
+	isrMu sync.Mutex // serialises ISR updates (one ZooKeeper write each)
 }
 
 func newReplicaManager(brokerID int32, logs *logstore.Manager, logCfg logstore.Config, topicConfig func(string) (map[string]string, error), log logrus.FieldLogger) *replicaManager {
 	return &replicaManager{
 		brokerID: brokerID, logs: logs, logCfg: logCfg, topicConfig: topicConfig, log: log,
+		repl: defaultReplicationConfig(), now: time.Now,
 		partitions: map[logstore.TopicPartition]*partition{},
 	}
 }
@@ -68,13 +105,15 @@ func (rm *replicaManager) checkControllerEpoch(epoch int32) error {
 
 // partitionState is the part of a LeaderAndIsr partition entry the broker keeps.
 type partitionState struct {
+	controllerEpoch                int32
 	leader, leaderEpoch, zkVersion int32
 	isr, replicas                  []int32
 }
 
 // becomeLeaderOrFollower applies one LeaderAndIsr partition entry and returns
-// the Kafka error code for it.
-func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st partitionState) int16 {
+// the Kafka error code for it. leaderAddr finds the leader's inter-broker
+// address (from the request's live leaders) for a follower.
+func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st partitionState, leaderAddr func(int32) (string, bool)) int16 {
 	if !contains(st.replicas, rm.brokerID) {
 		return kerr.UnknownTopicOrPartition.Code
 	}
@@ -82,38 +121,107 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 	if code != 0 {
 		return code
 	}
+	minInsync := rm.minInsync(tp.Topic)
+	p.mu.RLock()
+	stale := st.leaderEpoch <= p.leaderEpoch
+	p.mu.RUnlock()
+	if stale {
+		return kerr.StaleControllerEpoch.Code
+	}
+	// Stop replicating first: once remove returns no fetcher appends to the
+	// log, whatever this broker becomes.
+	if rm.fetchers != nil {
+		rm.fetchers.remove(tp)
+	}
+	now := rm.now()
 	p.mu.Lock()
 	if st.leaderEpoch <= p.leaderEpoch { // checked and set under one lock
 		p.mu.Unlock()
 		return kerr.StaleControllerEpoch.Code
 	}
 	wasLeader := p.leader == rm.brokerID
-	p.leader, p.leaderEpoch, p.zkVersion = st.leader, st.leaderEpoch, st.zkVersion
-	p.isr, p.replicas = st.isr, st.replicas
+	p.leader, p.leaderEpoch, p.zkVersion, p.controllerEpoch = st.leader, st.leaderEpoch, st.zkVersion, st.controllerEpoch
+	p.isr, p.replicas, p.minInsync = st.isr, st.replicas, minInsync
+	isLeader := st.leader == rm.brokerID
+	if isLeader {
+		p.followers = newFollowerStates(rm.brokerID, st.replicas, st.isr, now)
+		p.leaderEpochStart = p.log.LogEndOffset()
+	} else {
+		p.followers = nil
+	}
+	p.notifyLocked()
 	p.mu.Unlock()
-	if st.leader == rm.brokerID {
-		p.log.SetHighWatermark(p.log.LogEndOffset())
+	fields := logrus.Fields{"partition": tp.String(), "leader_epoch": st.leaderEpoch, "isr": st.isr}
+	if isLeader {
+		rm.maybeIncrementHW(p)
 		if !wasLeader {
-			rm.log.WithFields(logrus.Fields{"partition": tp.String(), "leader_epoch": st.leaderEpoch}).Info("became leader")
+			rm.log.WithFields(fields).Info("became leader")
 		}
-	} else if wasLeader {
-		rm.log.WithFields(logrus.Fields{"partition": tp.String(), "leader": st.leader}).Info("became follower")
+		return 0
+	}
+	if wasLeader {
+		rm.log.WithFields(fields).WithField("leader", st.leader).Info("became follower")
+	}
+	if rm.fetchers != nil {
+		if st.leader < 0 {
+			return 0
+		}
+		addr, ok := leaderAddr(st.leader)
+		if !ok {
+			rm.log.WithFields(fields).WithField("leader", st.leader).Warn("leader's inter-broker endpoint unknown; not replicating until the next LeaderAndIsr")
+			return 0
+		}
+		rm.fetchers.add(tp, p, st.leader, addr, st.leaderEpoch)
 	}
 	return 0
+}
+
+// notifyLocked wakes watchers of p's leadership and ISR. p.mu must be held.
+func (p *partition) notifyLocked() {
+	if p.changed != nil {
+		close(p.changed)
+	}
+	p.changed = make(chan struct{})
+}
+
+// stateChanged returns a channel closed on p's next leadership or ISR change.
+func (p *partition) stateChanged() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	return p.changed
 }
 
 // logConfig is the log configuration of a topic: the broker's, with the
 // topic's overrides. If they cannot be read the broker's is used.
 func (rm *replicaManager) logConfig(topic string) *logstore.Config {
-	cfg := rm.logCfg
-	if rm.topicConfig != nil {
-		overrides, err := rm.topicConfig(topic)
-		if err != nil {
-			rm.log.WithError(err).WithField("topic", topic).Warn("cannot read topic config; using the broker's")
-		}
-		cfg = applyTopicConfigs(cfg, overrides)
-	}
+	cfg := applyTopicConfigs(rm.logCfg, rm.topicOverrides(topic))
 	return &cfg
+}
+
+// topicOverrides reads a topic's config overrides; on error none.
+func (rm *replicaManager) topicOverrides(topic string) map[string]string {
+	if rm.topicConfig == nil {
+		return nil
+	}
+	overrides, err := rm.topicConfig(topic)
+	if err != nil {
+		rm.log.WithError(err).WithField("topic", topic).Warn("cannot read topic config; using the broker's")
+	}
+	return overrides
+}
+
+// minInsync is the topic's min.insync.replicas (the broker's unless
+// overridden).
+func (rm *replicaManager) minInsync(topic string) int {
+	if v, ok := rm.topicOverrides(topic)["min.insync.replicas"]; ok {
+		if n, err := strconv.Atoi(v); err == nil && n >= 1 {
+			return n
+		}
+	}
+	return rm.repl.minInsyncReplicas
 }
 
 // getOrCreate returns the hosted partition, opening (or creating) its log
@@ -138,21 +246,31 @@ func (rm *replicaManager) getOrCreate(tp logstore.TopicPartition) (*partition, i
 }
 
 // stopReplica stops serving tp: without deletion the replica stays (its
-// leader epoch still fences stale requests) but no longer leads; with
-// deletion its log is removed.
+// leader epoch still fences stale requests) but no longer leads or
+// replicates; with deletion its log is removed.
 func (rm *replicaManager) stopReplica(tp logstore.TopicPartition, deleteData bool) int16 {
+	if rm.fetchers != nil {
+		rm.fetchers.remove(tp)
+	}
 	if !deleteData {
 		if p := rm.get(tp); p != nil {
 			p.mu.Lock()
-			p.leader = -1
+			p.leader, p.followers = -1, nil
+			p.notifyLocked()
 			p.mu.Unlock()
 		}
 		return 0
 	}
 	rm.mu.Lock()
-	_, hosted := rm.partitions[tp]
+	p, hosted := rm.partitions[tp]
 	delete(rm.partitions, tp)
 	rm.mu.Unlock()
+	if hosted {
+		p.mu.Lock()
+		p.leader, p.followers = -1, nil
+		p.notifyLocked()
+		p.mu.Unlock()
+	}
 	if _, ok := rm.logs.Get(tp); !ok && !hosted {
 		return 0
 	}
@@ -203,14 +321,72 @@ func checkLeaderEpoch(requested, current int32) int16 {
 }
 
 // appendAsLeader appends a produce request's records to a partition this
-// broker leads. Fetches parked on the partition are woken by the log itself.
-func (rm *replicaManager) appendAsLeader(p *partition, leaderEpoch int32, records []byte) (logstore.AppendInfo, error) {
+// broker leads, in leaderEpoch. With acks=all (requireISR) the write is
+// refused with NOT_ENOUGH_REPLICAS, storing nothing, while the ISR is
+// smaller than min.insync.replicas. Fetches parked on the partition are
+// woken by the log itself.
+func (rm *replicaManager) appendAsLeader(p *partition, leaderEpoch int32, records []byte, requireISR bool) (logstore.AppendInfo, error) {
+	p.mu.RLock()
+	stale := p.leader != rm.brokerID || p.leaderEpoch != leaderEpoch
+	short := requireISR && len(p.isr) < p.minInsync
+	isrSize, minInsync := len(p.isr), p.minInsync
+	p.mu.RUnlock()
+	switch {
+	case stale:
+		return logstore.AppendInfo{}, errNotLeader
+	case short:
+		return logstore.AppendInfo{}, fmt.Errorf("%w: ISR has %d replicas, min.insync.replicas is %d", errNotEnoughReplicas, isrSize, minInsync)
+	}
 	info, err := p.log.Append(records, leaderEpoch)
 	if err != nil {
 		return info, err
 	}
-	p.log.SetHighWatermark(p.log.LogEndOffset())
+	rm.maybeIncrementHW(p)
 	return info, nil
+}
+
+// errNotLeader and errNotEnoughReplicas are replication refusals, mapped to
+// Kafka's codes by storageErrorCode.
+var (
+	errNotLeader         = errors.New("not the leader of this partition (any more)")
+	errNotEnoughReplicas = errors.New("not enough in-sync replicas")
+)
+
+// maybeIncrementHW moves a leader's high-water mark up to the smallest log
+// end offset in the ISR. It never moves it down.
+func (rm *replicaManager) maybeIncrementHW(p *partition) {
+	p.mu.RLock()
+	if p.leader != rm.brokerID {
+		p.mu.RUnlock()
+		return
+	}
+	hw, ok := highWatermark(rm.brokerID, p.log.LogEndOffset(), p.isr, p.followers)
+	p.mu.RUnlock()
+	if ok && hw > p.log.HighWatermark() {
+		p.log.SetHighWatermark(hw)
+	}
+}
+
+// recordFollowerFetch updates the leader's view of follower id after it
+// fetched from fetchOffset while the log ended at leaderLEO, then moves the
+// high-water mark and adds the follower to the ISR if it caught up. It
+// reports false when id is not a replica of p (or p is not led here).
+func (rm *replicaManager) recordFollowerFetch(ctx context.Context, p *partition, id int32, fetchOffset, leaderLEO int64) bool {
+	now := rm.now()
+	p.mu.Lock()
+	f := p.followers[id]
+	if p.leader != rm.brokerID || f == nil {
+		p.mu.Unlock()
+		return false
+	}
+	f.updateFetchState(fetchOffset, leaderLEO, now)
+	join := shouldJoinISR(id, f, p.isr, p.replicas, p.log.HighWatermark(), p.leaderEpochStart)
+	p.mu.Unlock()
+	rm.maybeIncrementHW(p)
+	if join {
+		rm.expandISR(ctx, p, id)
+	}
+	return true
 }
 
 // storageErrorCode maps a log store error to the Kafka error code.
@@ -232,6 +408,10 @@ func storageErrorCode(err error) int16 {
 		return kerr.UnsupportedForMessageFormat.Code
 	case errors.Is(err, logstore.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, errNotLeader):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, errNotEnoughReplicas):
+		return kerr.NotEnoughReplicas.Code
 	}
 	return kerr.KafkaStorageError.Code
 }
@@ -243,4 +423,24 @@ func contains(ids []int32, id int32) bool {
 		}
 	}
 	return false
+}
+
+// ackState tells whether an acks=all append in leaderEpoch that ends before
+// required is done, and with which error code (Kafka's
+// Partition.checkEnoughReplicasReachOffset): done once the high-water mark
+// reached it (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR is now smaller
+// than min.insync.replicas), or at once with NOT_LEADER_FOR_PARTITION when
+// this broker no longer leads in that epoch.
+func (rm *replicaManager) ackState(p *partition, leaderEpoch int32, required int64) (code int16, done bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	switch {
+	case p.leader != rm.brokerID || p.leaderEpoch != leaderEpoch:
+		return kerr.NotLeaderForPartition.Code, true
+	case p.log.HighWatermark() < required:
+		return 0, false
+	case len(p.isr) < p.minInsync:
+		return kerr.NotEnoughReplicasAfterAppend.Code, true
+	}
+	return 0, true
 }

@@ -22,6 +22,7 @@ func brokerCommand() *cli.Command {
 			"Example: zkafka broker config/server.properties --override broker.id=1",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "override", Usage: "`key=value` overriding the file's setting (repeatable)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"ZKAFKA_LOG_LEVEL"}, Usage: "`LEVEL` of the broker's log: error, warn, info, debug or trace"},
 		},
 		Action: runBroker,
 	}
@@ -35,7 +36,12 @@ func runBroker(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
+	level, err := logrus.ParseLevel(c.String("log-level"))
+	if err != nil {
+		return usageErrorf(c, "--log-level %q: use error, warn, info, debug or trace", c.String("log-level"))
+	}
 	log := newLogger(c.App.ErrWriter)
+	log.SetLevel(level)
 	for _, k := range cfg.Unknown {
 		log.Warnf("The configuration '%s' was supplied but isn't a known config; ignoring it.", k)
 	}

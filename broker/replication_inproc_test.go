@@ -1,0 +1,169 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/broker/wire"
+	"github.com/zkafka/zkafka/logstore"
+	"github.com/zkafka/zkafka/zkcoord"
+)
+
+// memISRStore keeps partition state versions in memory: the ISR writes of
+// in-process replication tests (the real store is ZooKeeper, exercised by
+// the e2e tests).
+type memISRStore struct {
+	mu       sync.Mutex
+	versions map[logstore.TopicPartition]int32
+	states   map[logstore.TopicPartition]zkcoord.LeaderAndIsr
+	notified []logstore.TopicPartition
+}
+
+func (s *memISRStore) updateLeaderAndIsr(_ context.Context, tp logstore.TopicPartition, st zkcoord.LeaderAndIsr, version int32) (int32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.versions[tp] != version {
+		return 0, zkcoord.ErrBadVersion
+	}
+	s.versions[tp]++
+	s.states[tp] = st
+	return s.versions[tp], nil
+}
+
+func (s *memISRStore) notifyIsrChanges(_ context.Context, tps []logstore.TopicPartition) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notified = append(s.notified, tps...)
+	return nil
+}
+
+func (s *memISRStore) isr(tp logstore.TopicPartition) []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.states[tp].Isr
+}
+
+// leaderAndIsr sends one partition's LeaderAndIsr (controller epoch 1) with
+// the given live leaders.
+func leaderAndIsr(t *testing.T, c *wire.Conn, topic string, p, leader, epoch int32, isr, replicas []int32, leaders map[int32]*testBroker) {
+	t.Helper()
+	lai := kmsg.NewPtrLeaderAndISRRequest()
+	lai.ControllerID, lai.ControllerEpoch, lai.BrokerEpoch = 1, 1, -1
+	ts := kmsg.NewLeaderAndISRRequestTopicState()
+	ts.Topic = topic
+	ps := kmsg.NewLeaderAndISRRequestTopicPartition()
+	ps.Partition, ps.ControllerEpoch, ps.Leader, ps.LeaderEpoch = p, 1, leader, epoch
+	ps.ISR, ps.Replicas = isr, replicas
+	ts.PartitionStates = append(ts.PartitionStates, ps)
+	lai.TopicStates = append(lai.TopicStates, ts)
+	for id, tb := range leaders {
+		host, port, _ := net.SplitHostPort(tb.addr)
+		n, _ := strconv.Atoi(port)
+		lai.LiveLeaders = append(lai.LiveLeaders, kmsg.LeaderAndISRRequestLiveLeader{BrokerID: id, Host: host, Port: int32(n)})
+	}
+	r := request[*kmsg.LeaderAndISRResponse](t, c, lai, 4)
+	if r.ErrorCode != 0 || r.Partitions[0].ErrorCode != 0 {
+		t.Fatalf("LeaderAndIsr: %+v", r)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func logBytes(t *testing.T, tb *testBroker, tp logstore.TopicPartition) []byte {
+	t.Helper()
+	l, ok := tb.b.logs.Get(tp)
+	if !ok {
+		return nil
+	}
+	res, err := l.Read(l.LogStartOffset(), 1<<30, l.LogEndOffset(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := res.AppendTo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReplicationInProcess: a follower copies its leader's log byte for
+// byte through Fetch; acks=all is answered once it has the batches; when it
+// stops fetching the leader shrinks the ISR (a conditional state write) and
+// acks=all then refuses writes below min.insync.replicas; when the follower
+// fetches again it rejoins.
+func TestReplicationInProcess(t *testing.T) {
+	b1, b2 := newTestBrokerID(t, 1), newTestBrokerID(t, 2)
+	store := &memISRStore{versions: map[logstore.TopicPartition]int32{}, states: map[logstore.TopicPartition]zkcoord.LeaderAndIsr{}}
+	b1.b.replicas.isr = store
+	b1.b.replicas.repl.lagTimeMax = 500 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go b1.b.replicas.runISRMaintenance(ctx)
+	c1, c2 := b1.dial(t), b2.dial(t)
+	tp := logstore.TopicPartition{Topic: "r", Partition: 0}
+	leaders := map[int32]*testBroker{1: b1}
+	leaderAndIsr(t, c1, "r", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	leaderAndIsr(t, c2, "r", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+
+	for i := 0; i < 20; i++ {
+		r := request[*kmsg.ProduceResponse](t, c1, produceReq("r", 0, testBatch(5), -1), 8)
+		if sp := r.Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.BaseOffset != int64(5*i) {
+			t.Fatalf("acks=all produce %d: error %v, base %d", i, kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset)
+		}
+	}
+	// acks=all was answered: the follower had every batch, byte for byte.
+	if a, b := logBytes(t, b1, tp), logBytes(t, b2, tp); len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("follower log (%d bytes) differs from leader's (%d bytes)", len(b), len(a))
+	}
+	l2, _ := b2.b.logs.Get(tp)
+	waitFor(t, "the follower's high-water mark", func() bool { return l2.HighWatermark() == 100 })
+	if e := l2.EpochEntries(); len(e) != 1 || e[0] != (logstore.EpochEntry{Epoch: 0, StartOffset: 0}) {
+		t.Fatalf("follower epoch cache %v", e)
+	}
+
+	// The follower stops fetching: the leader drops it from the ISR.
+	b2.b.replicas.fetchers.remove(tp)
+	waitFor(t, "the ISR to shrink", func() bool { return len(store.isr(tp)) == 1 })
+	p1 := b1.b.replicas.get(tp)
+	p1.mu.Lock()
+	p1.minInsync = 2
+	p1.mu.Unlock()
+	r := request[*kmsg.ProduceResponse](t, c1, produceReq("r", 0, testBatch(1), -1), 8)
+	if code := r.Topics[0].Partitions[0].ErrorCode; code != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("acks=all below min.insync.replicas: %v", kerr.ErrorForCode(code))
+	}
+	if l1, _ := b1.b.logs.Get(tp); l1.LogEndOffset() != 100 {
+		t.Fatalf("a refused write was stored: LEO %d", l1.LogEndOffset())
+	}
+	// acks=1 still works; the follower comes back, catches up, rejoins.
+	r = request[*kmsg.ProduceResponse](t, c1, produceReq("r", 0, testBatch(1), 1), 8)
+	if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("acks=1: %v", kerr.ErrorForCode(code))
+	}
+	b2.b.replicas.fetchers.add(tp, b2.b.replicas.get(tp), 1, b1.addr, 0)
+	waitFor(t, "the ISR to grow", func() bool { return len(store.isr(tp)) == 2 })
+	r = request[*kmsg.ProduceResponse](t, c1, produceReq("r", 0, testBatch(1), -1), 8)
+	if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("acks=all after rejoin: %v", kerr.ErrorForCode(code))
+	}
+	if a, b := logBytes(t, b1, tp), logBytes(t, b2, tp); !bytes.Equal(a, b) {
+		t.Fatalf("follower log differs after rejoin")
+	}
+}

@@ -1,0 +1,141 @@
+package broker
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestUpdateFetchStateCaughtUp(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	f := &followerState{leo: -1, lastFetchLeaderLEO: -1}
+	// Behind the leader's end: not caught up.
+	f.updateFetchState(5, 10, t0)
+	if !f.lastCaughtUp.IsZero() || f.leo != 5 {
+		t.Fatalf("behind: %+v", f)
+	}
+	// Now at what the leader had at the previous fetch (10), while the
+	// leader moved to 20: caught up as of the previous fetch.
+	f.updateFetchState(10, 20, t0.Add(time.Second))
+	if !f.lastCaughtUp.Equal(t0) {
+		t.Fatalf("caught up to previous fetch: lastCaughtUp %v, want %v", f.lastCaughtUp, t0)
+	}
+	// At the leader's end: caught up now.
+	f.updateFetchState(20, 20, t0.Add(2*time.Second))
+	if !f.lastCaughtUp.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("at the end: %v", f.lastCaughtUp)
+	}
+	// Falling behind never moves lastCaughtUp back.
+	f.updateFetchState(20, 50, t0.Add(3*time.Second))
+	f.updateFetchState(21, 60, t0.Add(4*time.Second))
+	if !f.lastCaughtUp.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("behind again: %v", f.lastCaughtUp)
+	}
+}
+
+func TestHighWatermark(t *testing.T) {
+	fs := map[int32]*followerState{2: {leo: 7}, 3: {leo: 4}, 4: {leo: -1}}
+	for _, tc := range []struct {
+		isr    []int32
+		hw     int64
+		ok     bool
+		reason string
+	}{
+		{[]int32{1}, 10, true, "leader alone: its LEO"},
+		{[]int32{1, 2}, 7, true, "smallest LEO in the ISR"},
+		{[]int32{1, 2, 3}, 4, true, "smallest LEO in the ISR"},
+		{[]int32{3, 1, 2}, 4, true, "order does not matter"},
+		{[]int32{1, 2, 4}, 0, false, "an ISR member that has not fetched holds the HW"},
+		{[]int32{1, 5}, 0, false, "an unknown ISR member holds the HW"},
+	} {
+		hw, ok := highWatermark(1, 10, tc.isr, fs)
+		if hw != tc.hw || ok != tc.ok {
+			t.Errorf("%s: isr %v: got (%d, %v), want (%d, %v)", tc.reason, tc.isr, hw, ok, tc.hw, tc.ok)
+		}
+	}
+}
+
+func TestShouldJoinISR(t *testing.T) {
+	replicas := []int32{1, 2, 3}
+	for _, tc := range []struct {
+		id                   int32
+		leo                  int64
+		isr                  []int32
+		hw, leaderEpochStart int64
+		want                 bool
+	}{
+		{2, 10, []int32{1}, 10, 5, true},
+		{2, 9, []int32{1}, 10, 5, false},     // below the HW
+		{2, 10, []int32{1}, 8, 12, false},    // below the leader epoch start
+		{2, 10, []int32{1, 2}, 10, 5, false}, // already in
+		{4, 10, []int32{1}, 10, 5, false},    // not a replica
+		{3, -1, []int32{1}, 0, 0, false},     // has not fetched
+	} {
+		f := &followerState{leo: tc.leo}
+		if got := shouldJoinISR(tc.id, f, tc.isr, replicas, tc.hw, tc.leaderEpochStart); got != tc.want {
+			t.Errorf("%+v: got %v", tc, got)
+		}
+	}
+}
+
+func TestLaggingISR(t *testing.T) {
+	now := time.Unix(1000, 0)
+	fs := map[int32]*followerState{
+		2: {lastCaughtUp: now.Add(-5 * time.Second)},
+		3: {lastCaughtUp: now.Add(-11 * time.Second)},
+		4: {}, // never caught up
+	}
+	got := laggingISR(1, []int32{1, 2, 3, 4, 5}, fs, now, 10*time.Second)
+	if want := []int32{3, 4, 5}; !slices.Equal(got, want) {
+		t.Fatalf("lagging %v, want %v", got, want)
+	}
+	if got := without([]int32{1, 2, 3, 4, 5}, got); !slices.Equal(got, []int32{1, 2}) {
+		t.Fatalf("new ISR %v", got)
+	}
+	// A new leader gives ISR members a full lag period.
+	fs = newFollowerStates(1, []int32{1, 2, 3}, []int32{1, 2}, now)
+	if got := laggingISR(1, []int32{1, 2}, fs, now.Add(9*time.Second), 10*time.Second); len(got) != 0 {
+		t.Fatalf("fresh leader: lagging %v", got)
+	}
+	if fs[3].leo != -1 || !fs[3].lastCaughtUp.IsZero() {
+		t.Fatalf("out-of-sync follower state %+v", fs[3])
+	}
+}
+
+// TestTruncationFor covers Kafka 2.4's truncation cases (KIP-101, KIP-279).
+func TestTruncationFor(t *testing.T) {
+	// The follower's epochs: 0 from offset 0, 2 from 10, 3 from 20; LEO 30.
+	followerEnd := func(epoch int32) (int32, int64) {
+		switch {
+		case epoch >= 3:
+			return 3, 30
+		case epoch == 2:
+			return 2, 20
+		case epoch == 1 || epoch == 0:
+			return 0, 10
+		}
+		return -1, -1
+	}
+	for _, tc := range []struct {
+		name        string
+		leaderEpoch int32
+		leaderEnd   int64
+		want        truncation
+	}{
+		{"leader has our epoch, ends later: keep our log", 3, 40, truncation{30, true}},
+		{"leader has our epoch, ends earlier: cut to its end", 3, 25, truncation{25, true}},
+		{"leader's epoch 2 ends where ours does", 2, 20, truncation{20, true}},
+		{"leader's epoch 2 ends earlier", 2, 15, truncation{15, true}},
+		{"leader knows epoch 1 that we never saw: cut to our end of epoch 0 and ask again", 1, 12, truncation{10, false}},
+		{"leader knows none of our epochs: high-water mark", -1, -1, truncation{18, true}},
+		{"leader without epochs (old protocol): its end offset", -1, 22, truncation{22, true}},
+	} {
+		if got := truncationFor(tc.leaderEpoch, tc.leaderEnd, 30, 18, followerEnd); got != tc.want {
+			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	none := func(int32) (int32, int64) { return -1, -1 }
+	if got := truncationFor(0, 5, 30, 18, none); got != (truncation{18, true}) {
+		t.Errorf("no epoch at or below the leader's: got %+v", got)
+	}
+}

@@ -33,7 +33,7 @@ func testKafkaGo(t *testing.T, e *env) {
 	e.waitTopic("kgo-writer", 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	w := &kafka.Writer{Addr: kafka.TCP(e.c.Brokers[0].Addr()), Topic: "kgo-writer", Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne}
+	w := &kafka.Writer{Addr: kafka.TCP(e.c.Brokers[0].Addr()), Topic: "kgo-writer", Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll}
 	const n = 2000
 	var msgs []kafka.Message
 	for i := 0; i < n; i++ {

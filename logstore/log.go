@@ -42,8 +42,6 @@ type Log struct {
 	lastFlush     atomic.Int64 // unix nanoseconds
 	closed        atomic.Bool
 
-	epochs *epochCache // leader epoch start offsets (leader-epoch-checkpoint)
-
 	flushMu sync.Mutex     // serialises fsync passes
 	bg      sync.WaitGroup // background flushes after a roll
 
@@ -169,12 +167,6 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 func (l *Log) Append(records []byte, leaderEpoch int32) (AppendInfo, error) {
 	l.mu.Lock()
 	info, needFlush, err := l.appendLocked(records, leaderEpoch)
-	if err == nil {
-		// Kafka's leader path: the epoch begins at its first record.
-		if eerr := l.epochs.assign(leaderEpoch, info.FirstOffset); eerr != nil {
-			l.logger.WithError(eerr).Warn("cannot write leader-epoch-checkpoint")
-		}
-	}
 	l.mu.Unlock()
 	if err != nil {
 		return AppendInfo{}, fmt.Errorf("append to %s: %w", l.tp, err)
@@ -260,13 +252,9 @@ func (l *Log) shouldRoll(s *segment, size, lastOffset, maxTs int64) bool {
 
 // roll starts a new active segment at LogEndOffset; the old one is sealed
 // (indexes trimmed) and flushed in the background.
-func (l *Log) roll() (*segment, error) { return l.rollAt(l.leo.Load()) }
-
-// rollAt starts the new active segment at base (>= LogEndOffset: a follower
-// may roll at the first offset of a batch after a gap).
-func (l *Log) rollAt(base int64) (*segment, error) {
+func (l *Log) roll() (*segment, error) {
 	old := l.active()
-	leo := base
+	leo := l.leo.Load()
 	s, _, err := openSegment(l.dir, leo, true, l.now())
 	if err != nil {
 		return nil, fmt.Errorf("roll %s: %w", l.tp, err)

@@ -63,13 +63,6 @@ func openLog(parent string, tp TopicPartition, cfg Config, logger logrus.FieldLo
 		hw = segs[0].base
 	}
 	l.hw.Store(min(max(hw, segs[0].base), l.leo.Load()))
-	if l.epochs, err = loadEpochCache(dir); err != nil {
-		l.logger.WithError(err).Error("leader epoch checkpoint unreadable; starting with an empty epoch cache")
-	}
-	// Entries past the recovered log end describe records that are gone.
-	if err := l.epochs.truncateFromEnd(l.leo.Load()); err != nil {
-		l.logger.WithError(err).Warn("cannot write leader-epoch-checkpoint")
-	}
 	return l, nil
 }
 

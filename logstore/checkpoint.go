@@ -13,11 +13,12 @@ import (
 
 // Names of the per-log-dir files (ZK-LAYOUT.md §6.1).
 const (
-	RecoveryPointCheckpointFile = "recovery-point-offset-checkpoint"
-	ReplicationCheckpointFile   = "replication-offset-checkpoint" // high watermarks
-	CleanShutdownFile           = ".kafka_cleanshutdown"
-	MetaPropertiesFile          = "meta.properties"
-	lockFile                    = ".lock"
+	RecoveryPointCheckpointFile  = "recovery-point-offset-checkpoint"
+	ReplicationCheckpointFile    = "replication-offset-checkpoint" // high watermarks
+	LogStartOffsetCheckpointFile = "log-start-offset-checkpoint"   // log start offsets above the first segment
+	CleanShutdownFile            = ".kafka_cleanshutdown"
+	MetaPropertiesFile           = "meta.properties"
+	lockFile                     = ".lock"
 )
 
 // ReadCheckpointFile reads a Kafka offset checkpoint file (version 0, entry

@@ -94,20 +94,43 @@
 // returns a channel closed by the next append, high-watermark change or
 // Close, for long-polling fetches.
 //
-// Regions handed out stay readable until the Log is closed (or, later,
-// the segment is deleted by retention); afterwards reading them returns an
-// error, never a crash.
+// Regions handed out stay readable until the Log is closed or FileDeleteDelay
+// after their segment was deleted (retention, truncation); afterwards
+// reading them returns an error, never a crash. A truncation cuts the
+// active segment's file in place: a region over the cut bytes then reads
+// short (an error), as in Kafka.
+//
+// # Replication
+//
+// Log.AppendAsFollower stores batches fetched from the leader unchanged
+// (offsets and leader epochs kept; gaps allowed; the first base offset must
+// be >= LogEndOffset, else ErrUnexpectedAppendOffset), splitting a set over
+// segments when it does not fit one. Each partition keeps Kafka's leader
+// epoch cache (EpochEntries, LatestEpoch, EndOffsetForEpoch), written to
+// leader-epoch-checkpoint in the partition directory on every change and
+// repaired on open (entries at or past LogEndOffset dropped, head trimmed to
+// the log start). TruncateTo and TruncateFullyAndStartAt cut the log as
+// Kafka's Log.truncateTo / truncateFullyAndStartAt.
+//
+// # Log start offset, retention, segment deletion
+//
+// The log start offset is tracked apart from the segments and persisted in
+// log-start-offset-checkpoint (per log dir, only partitions whose log start
+// is above their first segment's base). DeleteRecordsBefore raises it (up
+// to the high watermark) and deletes the segments entirely below it at
+// once. DeleteOldSegments applies retention.ms / retention.bytes / log start
+// as Kafka's Log.deleteOldSegments. A deleted segment is removed from the
+// segment list, its files renamed *.deleted at once and removed after
+// Config.FileDeleteDelay (regions handed out keep reading until then); Close
+// performs pending removals at once; leftover *.deleted files are removed on
+// open.
 //
 // # Not yet (the full log-store issue)
 //
-// Retention by time/size and log-start-offset-checkpoint (DeleteRecords),
-// deleting segments via .deleted renames after FileDeleteDelay; compaction
-// (.cleaned/.swap, cleaner-offset-checkpoint; stray .swap files are removed
-// today); truncation for followers (TruncateTo / TruncateFullyAndStartAt) and
-// an append path for replicated batches that keeps offsets;
-// leader-epoch-checkpoint; producer-state snapshots and .txnindex;
+// Compaction (.cleaned/.swap, cleaner-offset-checkpoint; stray .swap files
+// are removed today); producer-state snapshots and .txnindex;
 // LogAppendTime (needs a CRC rewrite); record-level OffsetForTimestamp (today
 // the answer is the matching batch's base offset and maxTimestamp); lazy
-// index mapping for old segments; sendfile in the broker; the FS seam for
-// crash and error injection (STYLE.md §6 rule 9) and a memory Log.
+// index mapping for old segments; the FS seam for crash and error injection
+// (STYLE.md §6 rule 9) and a memory Log.
 package logstore

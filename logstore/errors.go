@@ -35,6 +35,12 @@ var (
 	// (Kafka OFFSET_OUT_OF_RANGE, code 1).
 	ErrOffsetOutOfRange = errors.New("logstore: offset out of range")
 
+	// ErrUnexpectedAppendOffset: a replicated record set (AppendAsFollower)
+	// starts below the log end offset or its offsets do not increase (Kafka's
+	// UnexpectedAppendOffsetException / OffsetsOutOfOrderException). The
+	// follower should truncate or refetch.
+	ErrUnexpectedAppendOffset = errors.New("logstore: unexpected append offset")
+
 	// ErrClosed: the Log or Manager was closed (or the partition deleted).
 	ErrClosed = errors.New("logstore: closed")
 

@@ -126,6 +126,16 @@ func (x *mmapIndex) reset() {
 	x.mu.Unlock()
 }
 
+// truncateEntriesLocked keeps the first n entries and zeroes the dropped
+// ones, so the unused tail of the mapping reads as empty (as after
+// preallocation).
+func (x *mmapIndex) truncateEntriesLocked(n int) {
+	if n < x.n {
+		clear(x.data[n*x.entrySize : x.n*x.entrySize])
+		x.n = n
+	}
+}
+
 // entries returns the number of entries in use.
 func (x *mmapIndex) entries() int {
 	x.mu.RLock()
@@ -251,6 +261,15 @@ func (x offsetIndex) lookupBound(maxPos, maxOffset int64) int64 {
 	return max(pos, 0)
 }
 
+// truncateFrom drops the entries whose offset is >= offset.
+func (x offsetIndex) truncateFrom(offset int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.closed {
+		x.truncateEntriesLocked(sort.Search(x.n, func(i int) bool { o, _ := x.entryLocked(i); return o >= offset }))
+	}
+}
+
 // last returns the last entry, ok=false if the index is empty.
 func (x offsetIndex) last() (offset, pos int64, ok bool) {
 	x.mu.RLock()
@@ -301,6 +320,16 @@ func (x timeIndex) lookupBefore(ts int64) (offset int64, ok bool) {
 	}
 	_, offset = x.entryLocked(i - 1)
 	return offset, true
+}
+
+// truncateFrom drops the entries whose offset is >= offset (offsets grow
+// with the timestamps).
+func (x timeIndex) truncateFrom(offset int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.closed {
+		x.truncateEntriesLocked(sort.Search(x.n, func(i int) bool { _, o := x.entryLocked(i); return o >= offset }))
+	}
 }
 
 func (x timeIndex) last() (ts, offset int64, ok bool) {

@@ -38,12 +38,19 @@ type Log struct {
 	segs          atomic.Pointer[[]*segment] // immutable snapshot, sorted by base
 	leo           atomic.Int64
 	hw            atomic.Int64
+	logStart      atomic.Int64 // >= the first segment's base
 	recoveryPoint atomic.Int64
 	lastFlush     atomic.Int64 // unix nanoseconds
 	closed        atomic.Bool
+	// epochs is the leader epoch cache, an immutable slice replaced under mu
+	// (each change is written to leader-epoch-checkpoint).
+	epochs atomic.Pointer[[]EpochEntry]
 
 	flushMu sync.Mutex     // serialises fsync passes
-	bg      sync.WaitGroup // background flushes after a roll
+	bg      sync.WaitGroup // background flushes after a roll, delayed segment deletions
+
+	delMu      sync.Mutex
+	pendingDel map[*time.Timer][]*segment // segments renamed .deleted, removed when the timer fires
 
 	notifyMu sync.Mutex
 	changed  chan struct{} // closed and replaced by notify
@@ -87,9 +94,12 @@ func (l *Log) active() *segment {
 // LogEndOffset is the offset the next appended record gets.
 func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
 
-// LogStartOffset is the first offset that can be read: the base offset of the
-// oldest segment (until DeleteRecords and retention keep their own).
-func (l *Log) LogStartOffset() int64 { return l.segments()[0].base }
+// LogStartOffset is the first offset that can be read. It is tracked apart
+// from the segments, as Kafka does: DeleteRecordsBefore raises it inside a
+// segment, retention raises it to the new first segment's base. It is at
+// least the first segment's base offset and is persisted in the log dir's
+// log-start-offset-checkpoint when above it.
+func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
 
 // HighWatermark returns the high watermark last set with SetHighWatermark
 // (loaded from replication-offset-checkpoint on open, clamped to the log).
@@ -168,25 +178,37 @@ func (l *Log) Append(records []byte, leaderEpoch int32) (AppendInfo, error) {
 	l.mu.Lock()
 	info, needFlush, err := l.appendLocked(records, leaderEpoch)
 	l.mu.Unlock()
-	if err != nil {
+	return l.afterAppend(info, needFlush, err)
+}
+
+// afterAppend wakes waiters and applies the flush policy. An error with a
+// filled AppendInfo (LastOffset >= 0) means the data is in the log but a
+// later step (epoch checkpoint, fsync) failed.
+func (l *Log) afterAppend(info AppendInfo, needFlush bool, err error) (AppendInfo, error) {
+	if info.LastOffset < 0 {
 		return AppendInfo{}, fmt.Errorf("append to %s: %w", l.tp, err)
 	}
 	l.notify()
+	if err != nil {
+		return info, fmt.Errorf("append to %s: %w", l.tp, err)
+	}
 	if needFlush {
-		if err := l.flushTo(info.LastOffset + 1); err != nil {
+		if err := l.flushTo(l.leo.Load()); err != nil {
 			return info, fmt.Errorf("append to %s: %w", l.tp, err)
 		}
 	}
 	return info, nil
 }
 
+// appendLocked is the leader path. info.LastOffset stays -1 unless the data
+// was written.
 func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool, error) {
 	if l.closed.Load() {
-		return AppendInfo{}, false, ErrClosed
+		return AppendInfo{LastOffset: -1}, false, ErrClosed
 	}
 	cfg := &l.cfg
 	l.batches = l.batches[:0]
-	info := AppendInfo{MaxTimestamp: -1}
+	info := AppendInfo{MaxTimestamp: -1, LastOffset: -1}
 	next := l.leo.Load()
 	if len(records) == 0 {
 		return info, false, fmt.Errorf("%w: empty record set", ErrCorruptMessage)
@@ -211,7 +233,7 @@ func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool,
 	seg := l.active()
 	if l.shouldRoll(seg, int64(len(records)), next-1, info.MaxTimestamp) {
 		var err error
-		if seg, err = l.roll(); err != nil {
+		if seg, err = l.roll(l.leo.Load()); err != nil {
 			return info, false, err
 		}
 	}
@@ -222,13 +244,24 @@ func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool,
 		off = b.lastOffset + 1
 	}
 	if err := seg.append(records, l.batches, int64(cfg.IndexIntervalBytes)); err != nil {
+		info.LastOffset = -1
 		return info, false, err
 	}
 	info.LastOffset = next - 1
 	l.leo.Store(next)
-	needFlush := next-l.recoveryPoint.Load() >= cfg.FlushIntervalMessages ||
-		(cfg.FlushInterval > 0 && l.now().UnixNano()-l.lastFlush.Load() >= int64(cfg.FlushInterval))
+	needFlush := l.needFlushLocked()
+	if leaderEpoch > l.LatestEpoch() {
+		if err := l.assignEpochLocked(leaderEpoch, info.FirstOffset); err != nil {
+			return info, needFlush, err
+		}
+	}
 	return info, needFlush, nil
+}
+
+// needFlushLocked applies the flush policy after an append.
+func (l *Log) needFlushLocked() bool {
+	return l.leo.Load()-l.recoveryPoint.Load() >= l.cfg.FlushIntervalMessages ||
+		(l.cfg.FlushInterval > 0 && l.now().UnixNano()-l.lastFlush.Load() >= int64(l.cfg.FlushInterval))
 }
 
 // shouldRoll applies Kafka's roll conditions for appending size bytes whose
@@ -250,12 +283,13 @@ func (l *Log) shouldRoll(s *segment, size, lastOffset, maxTs int64) bool {
 	return age > l.cfg.RollTime.Milliseconds()
 }
 
-// roll starts a new active segment at LogEndOffset; the old one is sealed
-// (indexes trimmed) and flushed in the background.
-func (l *Log) roll() (*segment, error) {
+// roll starts a new active segment at base (LogEndOffset, or a replicated
+// batch's base offset past a gap); the old one is sealed (indexes trimmed)
+// and flushed in the background.
+func (l *Log) roll(base int64) (*segment, error) {
 	old := l.active()
 	leo := l.leo.Load()
-	s, _, err := openSegment(l.dir, leo, true, l.now())
+	s, _, err := openSegment(l.dir, base, true, l.now())
 	if err != nil {
 		return nil, fmt.Errorf("roll %s: %w", l.tp, err)
 	}
@@ -268,7 +302,7 @@ func (l *Log) roll() (*segment, error) {
 	}
 	segs := append(append([]*segment(nil), l.segments()...), s)
 	l.segs.Store(&segs)
-	l.logger.Debugf("rolled new segment at offset %d", leo)
+	l.logger.Debugf("rolled new segment at offset %d", base)
 	l.bg.Add(1)
 	go func() {
 		defer l.bg.Done()
@@ -288,10 +322,12 @@ func (l *Log) Flush() error {
 }
 
 // flushTo fsyncs every segment holding offsets in [recoveryPoint, upTo) and
-// then moves the recovery point to upTo. It does not hold the append mutex.
+// then moves the recovery point to upTo. It does not hold the append mutex;
+// truncations lower the recovery point under flushMu (clampRecoveryPoint).
 func (l *Log) flushTo(upTo int64) error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
+	upTo = min(upTo, l.leo.Load()) // a truncation may have come first
 	rp := l.recoveryPoint.Load()
 	if upTo <= rp {
 		return nil
@@ -307,6 +343,15 @@ func (l *Log) flushTo(upTo int64) error {
 	l.recoveryPoint.Store(upTo)
 	l.lastFlush.Store(l.now().UnixNano())
 	return nil
+}
+
+// clampRecoveryPoint lowers the recovery point to at most offset, after a
+// truncation (LogEndOffset already lowered), so that a flush running
+// concurrently can not store a recovery point above the new end.
+func (l *Log) clampRecoveryPoint(offset int64) {
+	l.flushMu.Lock()
+	l.recoveryPoint.Store(min(l.recoveryPoint.Load(), offset))
+	l.flushMu.Unlock()
 }
 
 // Close flushes and closes the log; indexes are trimmed to their real size.
@@ -328,6 +373,7 @@ func (l *Log) close(flush bool) error {
 	}
 	l.closed.Store(true)
 	l.mu.Unlock()
+	l.finishPendingDeletes()
 	l.bg.Wait()
 	segs := l.segments()
 	for i, s := range segs {
@@ -361,8 +407,9 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 	}
 	leo := l.leo.Load() // before the segments: data below leo is published
 	segs := l.segments()
-	if offset < segs[0].base || offset > leo {
-		return ReadResult{}, fmt.Errorf("read %s: %w: offset %d not in [%d, %d]", l.tp, ErrOffsetOutOfRange, offset, segs[0].base, leo)
+	start := max(l.logStart.Load(), segs[0].base)
+	if offset < start || offset > leo {
+		return ReadResult{}, fmt.Errorf("read %s: %w: offset %d not in [%d, %d]", l.tp, ErrOffsetOutOfRange, offset, start, leo)
 	}
 	var res ReadResult
 	if offset == leo || offset >= maxOffset || (maxBytes <= 0 && !minOneBatch) {
@@ -452,20 +499,22 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool)
 	if l.closed.Load() {
 		return -1, -1, false
 	}
+	start := l.LogStartOffset()
 	for _, s := range l.segments() {
 		if s.maxTs.Load() < ts {
 			continue
 		}
-		if off, ts2, ok := s.findTimestamp(ts); ok {
-			return off, ts2, true
+		if off, ts2, ok := s.findTimestamp(ts, start); ok {
+			return max(off, start), ts2, true
 		}
 	}
 	return -1, -1, false
 }
 
 // findTimestamp scans the segment for the first batch with maxTimestamp >=
-// ts, starting after the last time-index entry below ts.
-func (s *segment) findTimestamp(ts int64) (int64, int64, bool) {
+// ts holding offsets >= start, starting after the last time-index entry
+// below ts.
+func (s *segment) findTimestamp(ts, start int64) (int64, int64, bool) {
 	limit := s.size.Load()
 	pos := int64(0)
 	if off, ok := s.ti.lookupBefore(ts); ok {
@@ -478,7 +527,7 @@ func (s *segment) findTimestamp(ts int64) (int64, int64, bool) {
 		if err != nil {
 			return -1, -1, false
 		}
-		if h.MaxTimestamp >= ts {
+		if h.MaxTimestamp >= ts && h.LastOffset() >= start {
 			return h.BaseOffset, h.MaxTimestamp, true
 		}
 		pos += h.Size()

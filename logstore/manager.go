@@ -91,6 +91,7 @@ func (m *Manager) openDir(path string) error {
 	clean := err == nil
 	rps := m.readCheckpoint(filepath.Join(path, RecoveryPointCheckpointFile))
 	hws := m.readCheckpoint(filepath.Join(path, ReplicationCheckpointFile))
+	starts := m.readCheckpoint(filepath.Join(path, LogStartOffsetCheckpointFile))
 	ents, err := os.ReadDir(path)
 	if err != nil {
 		return fmt.Errorf("log dir %s: %w", path, err)
@@ -117,7 +118,7 @@ func (m *Manager) openDir(path string) error {
 			hw = -1
 		}
 		start := time.Now()
-		l, err := openLog(path, tp, m.cfg, m.logger, openOptions{recoveryPoint: rps[tp], highWatermark: hw, clean: clean})
+		l, err := openLog(path, tp, m.cfg, m.logger, openOptions{recoveryPoint: rps[tp], highWatermark: hw, logStartOffset: starts[tp], clean: clean})
 		if err != nil {
 			return err
 		}
@@ -317,7 +318,7 @@ func (m *Manager) Flush() error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, m.CheckpointRecoveryPoints())
+	errs = append(errs, m.CheckpointRecoveryPoints(), m.CheckpointLogStartOffsets())
 	return errors.Join(errs...)
 }
 
@@ -356,6 +357,31 @@ func (m *Manager) CheckpointRecoveryPoints() error {
 	return errors.Join(errs...)
 }
 
+// CheckpointLogStartOffsets writes log-start-offset-checkpoint in every log
+// dir: as Kafka, only partitions whose log start offset is above their first
+// segment's base offset are listed (the others start at that base). The
+// broker calls it periodically
+// (log.flush.start.offset.checkpoint.interval.ms); Flush and Close call it
+// too.
+func (m *Manager) CheckpointLogStartOffsets() error {
+	m.ckptMu.Lock()
+	defer m.ckptMu.Unlock()
+	starts := map[string]map[TopicPartition]int64{}
+	for _, d := range m.dirs {
+		starts[d.path] = map[TopicPartition]int64{}
+	}
+	for _, l := range m.snapshot() {
+		if ls := l.LogStartOffset(); ls > l.segments()[0].base {
+			starts[l.parent][l.tp] = ls
+		}
+	}
+	var errs []error
+	for _, d := range m.dirs {
+		errs = append(errs, WriteCheckpointFile(filepath.Join(d.path, LogStartOffsetCheckpointFile), starts[d.path]))
+	}
+	return errors.Join(errs...)
+}
+
 // Close flushes and closes every log (trimming the indexes), writes the
 // checkpoints and, in each log dir where everything closed cleanly, the
 // clean-shutdown marker; then it releases the log dir locks.
@@ -385,7 +411,7 @@ func (m *Manager) closeAll(clean bool) error {
 		}
 	}
 	if clean {
-		if err := m.CheckpointRecoveryPoints(); err != nil {
+		if err := errors.Join(m.CheckpointRecoveryPoints(), m.CheckpointLogStartOffsets()); err != nil {
 			errs = append(errs, err)
 			for _, d := range m.dirs {
 				failed[d.path] = true

@@ -17,10 +17,11 @@ import (
 
 // openOptions carries what the Manager knows about a log dir's state.
 type openOptions struct {
-	recoveryPoint int64 // from recovery-point-offset-checkpoint; 0 if unknown
-	highWatermark int64 // from replication-offset-checkpoint; -1 if unknown
-	clean         bool  // the log dir had a clean-shutdown marker
-	now           func() time.Time
+	recoveryPoint  int64 // from recovery-point-offset-checkpoint; 0 if unknown
+	highWatermark  int64 // from replication-offset-checkpoint; -1 if unknown
+	logStartOffset int64 // from log-start-offset-checkpoint; 0 if unknown
+	clean          bool  // the log dir had a clean-shutdown marker
+	now            func() time.Time
 }
 
 // openLog opens (creating if needed) the partition directory parent/<tp>
@@ -58,12 +59,50 @@ func openLog(parent string, tp TopicPartition, cfg Config, logger logrus.FieldLo
 	l.leo.Store(last.next.Load())
 	l.recoveryPoint.Store(last.next.Load())
 	l.lastFlush.Store(opt.now().UnixNano())
+	l.logStart.Store(max(opt.logStartOffset, segs[0].base))
+	if err := l.startPastEnd(); err != nil {
+		l.close(false)
+		return nil, fmt.Errorf("open log %s: %w", tp, err)
+	}
 	hw := opt.highWatermark
 	if hw < 0 {
-		hw = segs[0].base
+		hw = l.logStart.Load()
 	}
-	l.hw.Store(min(max(hw, segs[0].base), l.leo.Load()))
+	l.hw.Store(min(max(hw, l.logStart.Load()), l.leo.Load()))
+	if err := l.loadEpochCache(); err != nil {
+		l.close(false)
+		return nil, fmt.Errorf("open log %s: %w", tp, err)
+	}
 	return l, nil
+}
+
+// startPastEnd handles a checkpointed log start offset above the log end
+// offset (recovery cut data the log start had already passed): as Kafka
+// 2.4's Log.recoverLog, every segment is deleted and the log starts empty at
+// the log start offset.
+func (l *Log) startPastEnd() error {
+	start, leo := l.logStart.Load(), l.leo.Load()
+	if start <= leo {
+		return nil
+	}
+	l.logger.Warnf("log start offset %d is past the log end offset %d: deleting all segments", start, leo)
+	for _, s := range l.segments() {
+		if err := s.remove(); err != nil {
+			return err
+		}
+	}
+	s, _, err := openSegment(l.dir, start, true, l.now())
+	if err != nil {
+		return err
+	}
+	segs := []*segment{s}
+	l.segs.Store(&segs)
+	l.leo.Store(start)
+	l.recoveryPoint.Store(start)
+	if err := syncDir(l.dir); err != nil {
+		return err
+	}
+	return s.activate(l.cfg.IndexMaxBytes)
 }
 
 // scanDir lists the segment base offsets in the partition directory and

@@ -35,6 +35,8 @@ type Broker struct {
 	epoch     atomic.Int64 // broker epoch: czxid of /brokers/ids/<id>
 	meta      *metadataCache
 	replicas  *replicaManager
+	// producerIDs hands out idempotent producers' ids (InitProducerId).
+	producerIDs *producerIDAllocator
 
 	parkedFetches atomic.Int64 // fetches waiting for data (long polling)
 	// Record bytes of fetch answers sent with sendfile(2), and those copied
@@ -93,6 +95,12 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	b.replicas = newReplicaManager(cfg.BrokerID, b.logs, logCfg, topicConfig, log.WithField("component", "replica-manager"))
 	b.replicas.repl = replicationConfig{lagTimeMax: cfg.ReplicaLagTimeMax, minInsyncReplicas: int(cfg.MinInsyncReplicas)}
 	b.replicas.isr = zkISRStore{zk: b.zk}
+	b.producerIDs = newProducerIDAllocator(func(ctx context.Context) (int64, int64, error) {
+		ctx, cancel := context.WithTimeout(ctx, cfg.ZooKeeperSessionTimeout)
+		defer cancel()
+		blk, err := b.zk.AllocateProducerIDBlock(ctx, cfg.BrokerID)
+		return blk.BlockStart, blk.BlockEnd, err
+	})
 
 	stopRegistration, err := b.register(ctx)
 	if err != nil {

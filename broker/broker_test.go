@@ -44,6 +44,12 @@ func newTestBrokerID(t *testing.T, id int32) *testBroker {
 	cfg := Config{BrokerID: id, SocketRequestMaxBytes: 100 << 20, MessageMaxBytes: 1000012, AutoCreateTopicsEnable: false, DeleteTopicEnable: true}
 	b := &Broker{cfg: cfg, log: log.WithField("broker_id", id), meta: newMetadataCache(), clusterID: "test-cluster-id-000000"}
 	b.registerAPIs()
+	var blocks int64
+	b.producerIDs = newProducerIDAllocator(func(context.Context) (int64, int64, error) {
+		start := blocks * 1000
+		blocks++
+		return start, start + 999, nil
+	})
 	lcfg := logstore.DefaultConfig()
 	var err error
 	if b.logs, err = logstore.OpenManager([]string{t.TempDir()}, lcfg, log); err != nil {

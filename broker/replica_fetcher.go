@@ -252,6 +252,7 @@ func (f *fetcher) truncateAll(ctx context.Context, conn *wire.Conn) error {
 				if tr.offset < l.LogEndOffset() {
 					f.log.WithFields(logrus.Fields{"partition": tp.String(), "log_end_offset": l.LogEndOffset(), "truncate_to": tr.offset,
 						"leader_epoch": rp.LeaderEpoch, "leader_end_offset": rp.EndOffset}).Info("truncating follower log")
+					st.p.producers.invalidate()
 					if err := l.TruncateTo(tr.offset); err != nil {
 						f.log.WithError(err).WithField("partition", tp.String()).Error("truncation failed")
 						st.delayUntil = time.Now().Add(f.m.cfg.backoff)
@@ -355,6 +356,7 @@ func (f *fetcher) apply(ctx context.Context, conn *wire.Conn, req *kmsg.FetchReq
 					st.delayUntil = time.Now().Add(f.m.cfg.backoff)
 					continue
 				}
+				st.p.producers.recordFollowerBatches(rp.RecordBatches)
 			}
 			l.SetHighWatermark(min(rp.HighWatermark, l.LogEndOffset()))
 		}
@@ -425,6 +427,7 @@ func (f *fetcher) handleOutOfRange(ctx context.Context, conn *wire.Conn, tps []l
 			continue
 		}
 		l := st.p.log
+		st.p.producers.invalidate()
 		var err error
 		switch leo := l.LogEndOffset(); {
 		case le < leo:

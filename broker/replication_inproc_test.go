@@ -167,3 +167,37 @@ func TestReplicationInProcess(t *testing.T) {
 		t.Fatalf("follower log differs after rejoin")
 	}
 }
+
+// TestIdempotenceSurvivesLeaderChange: a producer's batch acknowledged by
+// the old leader and retried against the new one (its former follower) is
+// recognised as a duplicate there and not written twice.
+func TestIdempotenceSurvivesLeaderChange(t *testing.T) {
+	b1, b2 := newTestBrokerID(t, 1), newTestBrokerID(t, 2)
+	c1, c2 := b1.dial(t), b2.dial(t)
+	tp := logstore.TopicPartition{Topic: "idem", Partition: 0}
+	both := map[int32]*testBroker{1: b1, 2: b2}
+	leaderAndIsr(t, c1, "idem", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, both)
+	leaderAndIsr(t, c2, "idem", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, both)
+	pid := request[*kmsg.InitProducerIDResponse](t, c1, kmsg.NewPtrInitProducerIDRequest(), 1).ProducerID
+	for seq := int32(0); seq < 9; seq += 3 {
+		sp := request[*kmsg.ProduceResponse](t, c1, produceReq("idem", 0, idempotentBatch(pid, 0, seq, 3), -1), 8).Topics[0].Partitions[0]
+		if sp.ErrorCode != 0 {
+			t.Fatalf("produce seq %d: %v", seq, kerr.ErrorForCode(sp.ErrorCode))
+		}
+	}
+	// Broker 2 takes over (epoch 1); broker 1 follows.
+	leaderAndIsr(t, c2, "idem", 0, 2, 1, []int32{2, 1}, []int32{1, 2}, both)
+	leaderAndIsr(t, c1, "idem", 0, 2, 1, []int32{2, 1}, []int32{1, 2}, both)
+	l2, _ := b2.b.logs.Get(tp)
+	sp := request[*kmsg.ProduceResponse](t, c2, produceReq("idem", 0, idempotentBatch(pid, 0, 6, 3), -1), 8).Topics[0].Partitions[0]
+	if sp.ErrorCode != 0 || sp.BaseOffset != 6 || l2.LogEndOffset() != 9 {
+		t.Fatalf("retry on the new leader: %v base %d, LEO %d", kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset, l2.LogEndOffset())
+	}
+	sp = request[*kmsg.ProduceResponse](t, c2, produceReq("idem", 0, idempotentBatch(pid, 0, 9, 1), -1), 8).Topics[0].Partitions[0]
+	if sp.ErrorCode != 0 || sp.BaseOffset != 9 {
+		t.Fatalf("next batch on the new leader: %v base %d", kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset)
+	}
+	waitFor(t, "the old leader to replicate from the new one", func() bool {
+		return bytes.Equal(logBytes(t, b1, tp), logBytes(t, b2, tp))
+	})
+}

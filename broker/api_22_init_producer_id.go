@@ -36,7 +36,7 @@ func (b *Broker) handleInitProducerID(ctx context.Context, rc *reqCtx, r kmsg.Re
 type producerIDAllocator struct {
 	reserve func(ctx context.Context) (start, end int64, err error) // inclusive block
 
-	mu        sync.Mutex
+	mu       sync.Mutex
 	cur, end int64 // next id to give; end of the block (inclusive); cur > end: none left
 }
 

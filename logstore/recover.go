@@ -43,11 +43,11 @@ func openLog(parent string, tp TopicPartition, cfg Config, logger logrus.FieldLo
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", tp, err)
 	}
-	bases, err := l.scanDir()
+	bases, rebuild, err := l.scanDir()
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", tp, err)
 	}
-	segs, err := l.loadSegments(bases, opt)
+	segs, err := l.loadSegments(bases, rebuild, opt)
 	if err != nil {
 		for _, s := range segs {
 			s.close(false)
@@ -105,13 +105,71 @@ func (l *Log) startPastEnd() error {
 	return s.activate(l.cfg.IndexMaxBytes)
 }
 
-// scanDir lists the segment base offsets in the partition directory and
-// removes leftovers: temporary files of interrupted operations and index
-// files without a .log.
-func (l *Log) scanDir() ([]int64, error) {
+// Suffixes of temporary files from interrupted operations (Kafka's Log).
+const (
+	cleanedSuffix = ".cleaned"
+	swapSuffix    = ".swap"
+)
+
+// scanDir lists the segment base offsets in the partition directory after
+// cleaning up as Kafka 2.4's Log.removeTempFilesAndCollectSwapFiles and
+// completeSwapOperations do: *.deleted files (segments whose deletion was
+// scheduled) and *.cleaned files are removed; an index *.swap is removed
+// (indexes are rebuilt); a <base>.log.swap from an interrupted compaction
+// swap replaces the segments whose base offsets lie in [base, its next
+// offset) and is renamed <base>.log, unless its base is at or above the
+// smallest *.cleaned offset (an incomplete operation: the swap is removed).
+// Index files without a .log are removed. It returns the bases and the set
+// of bases whose indexes must be rebuilt.
+func (l *Log) scanDir() ([]int64, map[int64]bool, error) {
 	ents, err := os.ReadDir(l.dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	rm := func(name string) error {
+		if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	minCleaned := int64(math.MaxInt64)
+	var swaps []int64
+	for _, e := range ents {
+		name := e.Name()
+		if !e.Type().IsRegular() {
+			continue
+		}
+		stem, _, _ := strings.Cut(name, ".")
+		base, isSeg := parseSegmentName(stem+logSuffix, logSuffix)
+		var err error
+		switch {
+		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, ".tmp"):
+			err = rm(name)
+		case strings.HasSuffix(name, cleanedSuffix):
+			if isSeg {
+				minCleaned = min(minCleaned, base)
+			}
+			err = rm(name)
+		case strings.HasSuffix(name, swapSuffix):
+			l.logger.Infof("found file %s from an interrupted swap operation", filepath.Join(l.dir, name))
+			if isSeg && name == segmentName(base)+logSuffix+swapSuffix {
+				swaps = append(swaps, base)
+			} else {
+				err = rm(name)
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	rebuild := map[int64]bool{}
+	for _, base := range swaps {
+		if err := l.completeSwap(base, minCleaned, rebuild); err != nil {
+			return nil, nil, err
+		}
+	}
+	if ents, err = os.ReadDir(l.dir); err != nil {
+		return nil, nil, err
 	}
 	var bases []int64
 	logs := map[string]bool{}
@@ -123,32 +181,67 @@ func (l *Log) scanDir() ([]int64, error) {
 	}
 	for _, e := range ents {
 		name := e.Name()
-		remove := false
-		switch {
-		case strings.HasSuffix(name, ".deleted"), strings.HasSuffix(name, ".cleaned"), strings.HasSuffix(name, ".tmp"):
-			remove = true
-		case strings.HasSuffix(name, ".swap"):
-			// Compaction is not implemented yet, so a .swap can only be a
-			// stray file; Kafka would complete the swap instead.
-			l.logger.Warnf("removing unexpected swap file %s", filepath.Join(l.dir, name))
-			remove = true
-		case strings.HasSuffix(name, indexSuffix), strings.HasSuffix(name, timeIndexSuffix):
-			stem, _, _ := strings.Cut(name, ".")
-			remove = !logs[stem]
-		}
-		if remove {
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return nil, err
+		if strings.HasSuffix(name, indexSuffix) || strings.HasSuffix(name, timeIndexSuffix) {
+			if stem, _, _ := strings.Cut(name, "."); !logs[stem] {
+				if err := rm(name); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
-	return bases, nil
+	return bases, rebuild, nil
+}
+
+// completeSwap finishes (or, at or above minCleaned, discards) the swap of
+// <base>.log.swap, as Kafka's completeSwapOperations: the segments it
+// replaces are removed, it becomes <base>.log and its indexes are rebuilt.
+func (l *Log) completeSwap(base, minCleaned int64, rebuild map[int64]bool) error {
+	swap := filepath.Join(l.dir, segmentName(base)+logSuffix+swapSuffix)
+	_, idx, tidx := segmentPaths(l.dir, base)
+	for _, p := range []string{idx, tidx} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if base >= minCleaned {
+		l.logger.Warnf("removing swap file %s of an incomplete operation (a .cleaned file at offset %d remains)", swap, minCleaned)
+		return os.Remove(swap)
+	}
+	batches, err := scanBatches(swap) // a torn tail is cut by the rebuild
+	if err != nil {
+		l.logger.WithError(err).Warnf("swap file %s has an invalid tail", swap)
+	}
+	next := base
+	if len(batches) > 0 {
+		next = batches[len(batches)-1].lastOffset + 1
+	}
+	ents, err := os.ReadDir(l.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		old, ok := parseSegmentName(e.Name(), logSuffix)
+		if !ok || old < base || (old >= next && old != base) {
+			continue
+		}
+		l.logger.Infof("swap file %s replaces segment %s", swap, e.Name())
+		for _, p := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			if err := os.Remove(filepath.Join(l.dir, segmentName(old)+p)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	if err := os.Rename(swap, filepath.Join(l.dir, segmentName(base)+logSuffix)); err != nil {
+		return err
+	}
+	rebuild[base] = true
+	return syncDir(l.dir)
 }
 
 // loadSegments opens the segments, recovering those that need it, and
 // activates the last one. It returns the segments opened so far on error.
-func (l *Log) loadSegments(bases []int64, opt openOptions) ([]*segment, error) {
+func (l *Log) loadSegments(bases []int64, rebuild map[int64]bool, opt openOptions) ([]*segment, error) {
 	if len(bases) == 0 {
 		s, _, err := openSegment(l.dir, 0, true, opt.now())
 		if err != nil {
@@ -167,7 +260,7 @@ func (l *Log) loadSegments(bases []int64, opt openOptions) ([]*segment, error) {
 			return segs, err
 		}
 		segs = append(segs, s)
-		if i < recoverFrom && sane && s.loadTail() {
+		if i < recoverFrom && sane && !rebuild[base] && s.loadTail() {
 			continue
 		}
 		if i < recoverFrom {

@@ -66,7 +66,7 @@ type RecordHeader struct {
 // timestamp.
 type Record struct {
 	Offset     int64
-	Timestamp  int64 // for a LogAppendTime batch: the batch's MaxTimestamp
+	Timestamp  int64  // for a LogAppendTime batch: the batch's MaxTimestamp
 	Key, Value []byte // nil = null
 	Headers    []RecordHeader
 	Attributes int8 // unused by Kafka 2.4, kept as found

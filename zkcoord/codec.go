@@ -486,16 +486,25 @@ func DecodeClusterID(data []byte) (string, error) {
 // ---------------------------------------------------------------------------
 // /config/<type>/<entity> and /config/changes/config_change_<seq>
 
+// marshalNoEscape is json.Marshal without HTML escaping: Kafka (Jackson)
+// writes "brokers/<default>", not "brokers/\u003cdefault\u003e".
+func marshalNoEscape(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // cannot fail: strings and maps of strings
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
 // EncodeEntityConfig writes {"version":1,"config":{k:v}} (values are strings).
 func EncodeEntityConfig(config map[string]string) []byte {
 	if config == nil {
 		config = map[string]string{}
 	}
-	b, _ := json.Marshal(struct {
+	return marshalNoEscape(struct {
 		Version int               `json:"version"`
 		Config  map[string]string `json:"config"`
 	}{1, config})
-	return b
 }
 
 // DecodeEntityConfig decodes an entity config. Non-string scalar values are
@@ -525,11 +534,10 @@ func DecodeEntityConfig(data []byte) (map[string]string, error) {
 
 // EncodeConfigChangeNotification writes {"version":2,"entity_path":"topics/foo"}.
 func EncodeConfigChangeNotification(entityPath string) []byte {
-	b, _ := json.Marshal(struct {
+	return marshalNoEscape(struct {
 		Version    int    `json:"version"`
 		EntityPath string `json:"entity_path"`
 	}{2, entityPath})
-	return b
 }
 
 // DecodeConfigChangeNotification returns the entity path ("topics/foo") of

@@ -258,16 +258,10 @@ func (s *Session) SetTopicConfig(ctx context.Context, topic string, configs map[
 }
 
 // SetEntityConfig writes /config/<type>/<entity> and a v2 change
-// notification (AdminZkClient.changeEntityConfig). No existence check.
+// notification (AdminZkClient.changeEntityConfig) in one multi, see
+// ChangeEntityConfig. No existence check.
 func (s *Session) SetEntityConfig(ctx context.Context, entityType, entity string, configs map[string]string) error {
-	if err := s.setOrCreate(ctx, ConfigEntityPath(entityType, entity), EncodeEntityConfig(configs)); err != nil {
-		return fmt.Errorf("zkcoord: write config %s/%s: %w", entityType, entity, err)
-	}
-	if err := s.EnsurePath(ctx, ConfigChangesPath); err != nil {
-		return err
-	}
-	_, err := s.Create(ctx, ConfigChangeSequentialPath, EncodeConfigChangeNotification(entityType+"/"+entity), FlagSequence)
-	return err
+	return s.ChangeEntityConfig(ctx, entityType, entity, configs)
 }
 
 // MarkTopicForDeletion creates /admin/delete_topics/<t> (no data)

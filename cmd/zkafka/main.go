@@ -50,6 +50,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			topicsCommand(),
 			consoleProducerCommand(),
 			consoleConsumerCommand(),
+			dumpLogCommand(),
 		},
 		Reader:                    stdin,
 		Writer:                    stdout,

@@ -45,15 +45,11 @@ type AssignmentContext struct {
 }
 
 // NewAssignmentContext builds the context from the group's members (with
-// their registrations), every topic's partitions (only topics that exist),
-// and the topic list for resolving wildcard subscriptions. A member whose
+// their registrations), the topic list for resolving wildcard
+// subscriptions, and the partitions of every topic that exists (a
+// subscribed topic missing from it has no partitions). A member whose
 // subscription cannot be resolved (bad regex) subscribes to nothing.
-func NewAssignmentContext(consumerID string, members []zkcoord.ConsumerMember, topicPartitions map[string][]int32, excludeInternal bool) AssignmentContext {
-	allTopics := make([]string, 0, len(topicPartitions))
-	for t := range topicPartitions {
-		allTopics = append(allTopics, t)
-	}
-	sort.Strings(allTopics)
+func NewAssignmentContext(consumerID string, members []zkcoord.ConsumerMember, allTopics []string, topicPartitions map[string][]int32, excludeInternal bool) AssignmentContext {
 	ac := AssignmentContext{
 		ConsumerID:         consumerID,
 		MyTopics:           map[string]int32{},

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/zkafka/zkafka/zkcoord"
@@ -34,18 +33,6 @@ func byThread(a map[TopicPartition]string) map[string][]string {
 	for _, tp := range sortedTPs(a) {
 		out[a[tp]] = append(out[a[tp]], fmt.Sprintf("%s:%d", tp.Topic, tp.Partition))
 	}
-	return out
-}
-
-// sortedTPs lists a's partitions by topic, then partition.
-func sortedTPs(a map[TopicPartition]string) []TopicPartition {
-	out := slices.Collect(maps.Keys(a))
-	slices.SortFunc(out, func(x, y TopicPartition) int {
-		if c := strings.Compare(x.Topic, y.Topic); c != 0 {
-			return c
-		}
-		return int(x.Partition - y.Partition)
-	})
 	return out
 }
 
@@ -150,7 +137,7 @@ func TestAssign(t *testing.T) {
 			// every member computes the same decision
 			var first map[TopicPartition]string
 			for _, m := range tc.members {
-				ctx := NewAssignmentContext(m.ID, tc.members, tc.topics, true)
+				ctx := NewAssignmentContext(m.ID, tc.members, slices.Collect(maps.Keys(tc.topics)), tc.topics, true)
 				a := Assign(tc.strategy, ctx)
 				if tc.strategy == StrategyRange {
 					// range covers only my topics: merge what each member computes

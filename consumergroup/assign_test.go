@@ -10,12 +10,12 @@ import (
 	"github.com/zkafka/zkafka/zkcoord"
 )
 
-func member(id string, pattern string, sub map[string]int32) zkcoord.ConsumerMember {
+func regMember(id string, pattern string, sub map[string]int32) zkcoord.ConsumerMember {
 	return zkcoord.ConsumerMember{ID: id, Registration: zkcoord.ConsumerRegistration{Subscription: sub, Pattern: pattern}}
 }
 
 func static(id string, sub map[string]int32) zkcoord.ConsumerMember {
-	return member(id, zkcoord.ConsumerPatternStatic, sub)
+	return regMember(id, zkcoord.ConsumerPatternStatic, sub)
 }
 
 func parts(n int) []int32 {
@@ -115,13 +115,13 @@ func TestAssign(t *testing.T) {
 		},
 		{
 			name: "whitelist resolves against the topic list and skips internal topics", strategy: StrategyRange,
-			members: []zkcoord.ConsumerMember{member("w", zkcoord.ConsumerPatternWhiteList, map[string]int32{"log.*,__.*": 1})},
+			members: []zkcoord.ConsumerMember{regMember("w", zkcoord.ConsumerPatternWhiteList, map[string]int32{"log.*,__.*": 1})},
 			topics:  map[string][]int32{"logs": parts(2), "other": parts(1), InternalTopic: parts(3)},
 			want:    map[string][]string{"w-0": {"logs:0", "logs:1"}},
 		},
 		{
 			name: "blacklist takes every other topic", strategy: StrategyRoundRobin,
-			members: []zkcoord.ConsumerMember{member("w", zkcoord.ConsumerPatternBlackList, map[string]int32{"logs": 1})},
+			members: []zkcoord.ConsumerMember{regMember("w", zkcoord.ConsumerPatternBlackList, map[string]int32{"logs": 1})},
 			topics:  map[string][]int32{"logs": parts(2), "other": parts(2), InternalTopic: parts(3)},
 			want:    map[string][]string{"w-0": {"other:0", "other:1"}},
 		},

@@ -311,13 +311,13 @@ func (c *Consumer) finish() {
 	ctx, crash := c.close.ctx, c.close.crash
 	c.close.mu.Unlock()
 	c.stopFetching()
-	c.setGeneration(nil, false)
 	var err error
 	if !crash {
 		if cerr := c.commit(ctx); cerr != nil && len(c.r.owned) > 0 {
 			err = cerr
 		}
 		c.releaseAll(ctx)
+		c.setGeneration(nil, false)
 		derr := c.zk.Delete(ctx, zkcoord.ConsumerGroupIDPath(c.cfg.Group, c.id), zkcoord.AnyVersion)
 		if derr != nil && !errors.Is(derr, zkcoord.ErrNoNode) && err == nil {
 			err = derr

@@ -21,7 +21,12 @@ func consoleConsumerCommand() *cli.Command {
 		Usage: "print a topic's messages to standard output (like kafka-console-consumer.sh)",
 		Description: "Reads every partition of the topic (no consumer group) from the end, or from the start\n" +
 			"with --from-beginning, and prints one message per line until interrupted.\n\n" +
-			"Example: zkafka console-consumer --bootstrap-server localhost:9092 --topic logstash --from-beginning",
+			"With --zookeeper it is a member of a classic ZooKeeper consumer group instead: it registers under\n" +
+			"/consumers/G/ids, takes its share of the partitions (rebalancing when members or partitions change),\n" +
+			"resumes from /consumers/G/offsets (or, with --from-beginning, from the earliest message when the\n" +
+			"group has no offset) and commits what it printed every auto.commit.interval.ms (1000 here) and on exit.\n\n" +
+			"Example: zkafka console-consumer --bootstrap-server localhost:9092 --topic logstash --from-beginning\n" +
+			"         zkafka console-consumer --zookeeper localhost:2181 --group g1 --topic logstash --from-beginning",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "bootstrap-server", Usage: "`HOST:PORT` of a broker (comma-separated for several)"},
 			&cli.StringFlag{Name: "topic", Usage: "`TOPIC` to consume"},
@@ -32,8 +37,12 @@ func consoleConsumerCommand() *cli.Command {
 			&cli.IntFlag{Name: "timeout-ms", Usage: "exit when no message arrived for `MS` milliseconds"},
 			&cli.StringSliceFlag{Name: "property", Usage: "`name=value` for the formatter: print.key, print.value, print.timestamp, print.partition, print.offset, key.separator, line.separator (repeatable)"},
 			&cli.StringSliceFlag{Name: "consumer-property", Usage: "`name=value` consumer setting: client.id, fetch.max.wait.ms (repeatable)"},
-			&cli.StringFlag{Name: "zookeeper", Hidden: true},
-			&cli.StringFlag{Name: "group", Hidden: true},
+			&cli.StringFlag{Name: "zookeeper", Usage: "`HOST:PORT[/chroot]`: consume as a member of a classic ZooKeeper consumer group (Kafka 0.8-0.10's old consumer) instead of --bootstrap-server"},
+			&cli.StringFlag{Name: "group", Usage: "with --zookeeper: consumer group `G` (default console-consumer-NNNNN)"},
+			&cli.StringFlag{Name: "whitelist", Usage: "with --zookeeper: consume every topic matching `REGEX` instead of --topic"},
+			&cli.StringFlag{Name: "blacklist", Usage: "with --zookeeper: consume every topic not matching `REGEX`"},
+			&cli.StringFlag{Name: "partition-assignment-strategy", Usage: "with --zookeeper: `range` (default) or roundrobin"},
+			&cli.StringFlag{Name: "ownership-log", Hidden: true}, // tests: ownership events, one per line
 		},
 		Action: runConsoleConsumer,
 	}
@@ -58,6 +67,9 @@ type formatOptions struct {
 }
 
 func runConsoleConsumer(c *cli.Context) error {
+	if c.IsSet("zookeeper") {
+		return runZKConsoleConsumer(c)
+	}
 	o, err := parseConsumerOptions(c)
 	if err != nil {
 		return err
@@ -82,10 +94,10 @@ func parseConsumerOptions(c *cli.Context) (consumerOptions, error) {
 		clientID: "console-consumer", maxWait: 500 * time.Millisecond,
 	}
 	switch {
-	case c.IsSet("zookeeper"):
-		return o, usageErrorf(c, "console-consumer --zookeeper (the old ZooKeeper consumer group) is not supported yet: use --bootstrap-server HOST:PORT")
 	case c.IsSet("group"):
-		return o, usageErrorf(c, "console-consumer --group is not supported yet: it reads all partitions without a group")
+		return o, usageErrorf(c, "console-consumer --group with --bootstrap-server is not supported yet: use --zookeeper HOST:PORT for a classic ZooKeeper consumer group")
+	case c.IsSet("whitelist") || c.IsSet("blacklist") || c.IsSet("partition-assignment-strategy"):
+		return o, usageErrorf(c, "--whitelist, --blacklist and --partition-assignment-strategy need --zookeeper")
 	case c.NArg() > 0:
 		return o, usageErrorf(c, "unexpected argument %q: console-consumer takes only flags", c.Args().First())
 	case o.bootstrap == "":

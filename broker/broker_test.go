@@ -30,6 +30,12 @@ type testBroker struct {
 
 func newTestBroker(t *testing.T) *testBroker {
 	t.Helper()
+	return newTestBrokerWith(t, nil)
+}
+
+// newTestBrokerWith runs setup on the broker before it starts listening.
+func newTestBrokerWith(t *testing.T, setup func(b *Broker)) *testBroker {
+	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	cfg := Config{BrokerID: 1, SocketRequestMaxBytes: 100 << 20, MessageMaxBytes: 1000012, AutoCreateTopicsEnable: false, DeleteTopicEnable: true}
@@ -41,6 +47,9 @@ func newTestBroker(t *testing.T) *testBroker {
 		t.Fatal(err)
 	}
 	b.replicas = newReplicaManager(1, b.logs, lcfg, nil, log)
+	if setup != nil {
+		setup(b)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 func (b *Broker) topicMetadata(ctx context.Context, rc *reqCtx, name string, autoCreate bool) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = &name
+	mt.IsInternal = name == offsetsTopic
 	parts, ok := b.meta.topic(name)
 	if !ok {
 		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -31,11 +31,22 @@ func (b *Broker) registerAPIs() {
 		4:  {0, 4, b.handleLeaderAndIsr},
 		5:  {0, 2, b.handleStopReplica},
 		6:  {0, 6, b.handleUpdateMetadata},
+		8:  {0, 8, b.handleOffsetCommit},
+		9:  {0, 6, b.handleOffsetFetch},
+		10: {0, 3, b.handleFindCoordinator},
+		11: {0, 6, b.handleJoinGroup},
+		12: {0, 4, b.handleHeartbeat},
+		13: {0, 4, b.handleLeaveGroup},
+		14: {0, 4, b.handleSyncGroup},
+		15: {0, 5, b.handleDescribeGroups},
+		16: {0, 3, b.handleListGroups},
 		18: {0, 3, b.handleApiVersions},
 		19: {0, 5, b.handleCreateTopics},
 		20: {0, 4, b.handleDeleteTopics},
 		22: {0, 2, b.handleInitProducerID},
 		23: {0, 3, b.handleOffsetForLeaderEpoch},
+		42: {0, 2, b.handleDeleteGroups},
+		47: {0, 0, b.handleOffsetDelete},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/zkafka/zkafka/broker/controller"
+	"github.com/zkafka/zkafka/broker/group"
 	"github.com/zkafka/zkafka/internal/goroutine"
 	"github.com/zkafka/zkafka/logstore"
 	"github.com/zkafka/zkafka/zkcoord"
@@ -35,6 +36,7 @@ type Broker struct {
 	epoch     atomic.Int64 // broker epoch: czxid of /brokers/ids/<id>
 	meta      *metadataCache
 	replicas  *replicaManager
+	groups    *group.Coordinator
 	// producerIDs hands out idempotent producers' ids (InitProducerId).
 	producerIDs *producerIDAllocator
 
@@ -101,6 +103,7 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 		blk, err := b.zk.AllocateProducerIDBlock(ctx, cfg.BrokerID)
 		return blk.BlockStart, blk.BlockEnd, err
 	})
+	b.groups = b.newGroupCoordinator()
 
 	stopRegistration, err := b.register(ctx)
 	if err != nil {
@@ -122,6 +125,7 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	ctrl := controller.New(ctrlCfg, b.zk, log.WithField("component", "controller"))
 	ctrlDone := make(chan error, 1)
 	b.goroutines.Go("controller", func() { ctrlDone <- ctrl.Run(serveCtx) })
+	b.goroutines.Go("group-coordinator", func() { b.groups.Run(serveCtx) })
 	for i, ln := range lns {
 		ln, name := ln, cfg.Listeners[i].Name
 		b.goroutines.Go("listener", func() { b.serve(serveCtx, ln, name) })

@@ -35,6 +35,12 @@ func newTestBroker(t *testing.T) *testBroker { return newTestBrokerID(t, 1) }
 // a follower when told to by LeaderAndIsr (through its replica fetchers).
 func newTestBrokerID(t *testing.T, id int32) *testBroker {
 	t.Helper()
+	return newTestBrokerWith(t, id, nil)
+}
+
+// newTestBrokerWith runs setup on the broker before it starts listening.
+func newTestBrokerWith(t *testing.T, id int32, setup func(b *Broker)) *testBroker {
+	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	if testing.Verbose() {
@@ -56,6 +62,9 @@ func newTestBrokerID(t *testing.T, id int32) *testBroker {
 		t.Fatal(err)
 	}
 	b.replicas = newReplicaManager(id, b.logs, lcfg, nil, log.WithField("broker_id", id))
+	if setup != nil {
+		setup(b)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

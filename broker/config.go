@@ -61,6 +61,10 @@ type Config struct {
 	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor, default 3 (shipped file: 1)
 	OffsetsTopicNumPartitions     int32         // offsets.topic.num.partitions, default 50
 	GroupInitialRebalanceDelay    time.Duration // group.initial.rebalance.delay.ms, default 3000 (shipped file: 0)
+	GroupMinSessionTimeout        time.Duration // group.min.session.timeout.ms, default 6000
+	GroupMaxSessionTimeout        time.Duration // group.max.session.timeout.ms, default 1800000
+	GroupMaxSize                  int32         // group.max.size, default 2147483647
+	OffsetMetadataMaxBytes        int32         // offset.metadata.max.bytes, default 4096
 
 	// Unknown lists keys present in the file that zkafka does not know; the
 	// caller logs a warning for each.

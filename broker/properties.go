@@ -101,6 +101,10 @@ func defaultConfig() Config {
 		OffsetsTopicReplicationFactor: 3,
 		OffsetsTopicNumPartitions:     50,
 		GroupInitialRebalanceDelay:    3000 * time.Millisecond,
+		GroupMinSessionTimeout:        6000 * time.Millisecond,
+		GroupMaxSessionTimeout:        1800000 * time.Millisecond,
+		GroupMaxSize:                  math.MaxInt32,
+		OffsetMetadataMaxBytes:        4096,
 	}
 }
 

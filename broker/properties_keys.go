@@ -37,6 +37,8 @@ var keyOrder = []string{
 	"replica.socket.timeout.ms",
 	"offsets.topic.replication.factor", "offsets.topic.num.partitions",
 	"group.initial.rebalance.delay.ms",
+	"group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.max.size",
+	"offset.metadata.max.bytes",
 }
 
 const (
@@ -165,6 +167,14 @@ var keySetters = map[string]setter{
 		return setInt32(&c.OffsetsTopicNumPartitions, v, 1, math.MaxInt32, expPosInt)
 	},
 	"group.initial.rebalance.delay.ms": msSetter(func(c *Config) *time.Duration { return &c.GroupInitialRebalanceDelay }, 0),
+	"group.min.session.timeout.ms":     msSetter(func(c *Config) *time.Duration { return &c.GroupMinSessionTimeout }, 0),
+	"group.max.session.timeout.ms":     msSetter(func(c *Config) *time.Duration { return &c.GroupMaxSessionTimeout }, 0),
+	"group.max.size": func(c *Config, v string) string {
+		return setInt32(&c.GroupMaxSize, v, 1, math.MaxInt32, expPosInt)
+	},
+	"offset.metadata.max.bytes": func(c *Config, v string) string {
+		return setInt32(&c.OffsetMetadataMaxBytes, v, 0, math.MaxInt32, expNonNegInt)
+	},
 }
 
 // acceptedKeys are keys of Kafka 2.4's shipped config/server.properties (and

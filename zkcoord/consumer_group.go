@@ -176,4 +176,3 @@ func (s *Session) GetPartitionOwner(ctx context.Context, group string, tp TopicP
 	}
 	return string(data), true, nil
 }
-

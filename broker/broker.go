@@ -105,7 +105,16 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	})
 	b.groups = b.newGroupCoordinator()
 
-	stopRegistration, err := b.register(ctx)
+	ctrlCfg := controller.DefaultConfig(cfg.BrokerID)
+	ctrlCfg.ListenerName = b.interBrokerListener()
+	ctrlCfg.DeleteTopicEnable = cfg.DeleteTopicEnable
+	ctrlCfg.UncleanLeaderElectionEnable = cfg.UncleanLeaderElectionEnable
+	ctrlCfg.ElectAfterRegistration = true
+	ctrl := controller.New(ctrlCfg, b.zk, log.WithField("component", "controller"))
+
+	// After a session expiry the broker registers again, then its
+	// controller module stands for election (Kafka's order).
+	stopRegistration, err := b.register(ctx, ctrl.BrokerRegistered)
 	if err != nil {
 		return err
 	}
@@ -118,11 +127,6 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 		responseMaxBytes: cfg.ReplicaFetchResponseMaxBytes, backoff: cfg.ReplicaFetchBackoff, socketTimeout: cfg.ReplicaSocketTimeout,
 	}, &b.goroutines, log.WithField("component", "replica-fetcher"))
 	b.goroutines.Go("isr-maintenance", func() { b.replicas.runISRMaintenance(serveCtx) })
-	ctrlCfg := controller.DefaultConfig(cfg.BrokerID)
-	ctrlCfg.ListenerName = b.interBrokerListener()
-	ctrlCfg.DeleteTopicEnable = cfg.DeleteTopicEnable
-	ctrlCfg.UncleanLeaderElectionEnable = cfg.UncleanLeaderElectionEnable
-	ctrl := controller.New(ctrlCfg, b.zk, log.WithField("component", "controller"))
 	ctrlDone := make(chan error, 1)
 	b.goroutines.Go("controller", func() { ctrlDone <- ctrl.Run(serveCtx) })
 	b.goroutines.Go("group-coordinator", func() { b.groups.Run(serveCtx) })
@@ -236,7 +240,7 @@ func (b *Broker) resolveBrokerID(ctx context.Context, stored int32) error {
 // and registers it again after every ZooKeeper session expiry (go-zookeeper
 // does not recreate ephemeral nodes). It returns a function that stops the
 // re-registration.
-func (b *Broker) register(ctx context.Context) (stop func(), err error) {
+func (b *Broker) register(ctx context.Context, registeredAgain func()) (stop func(), err error) {
 	info := zkcoord.BrokerInfo{ID: b.cfg.BrokerID, JMXPort: -1, Rack: b.cfg.Rack}
 	for _, ep := range b.cfg.AdvertisedListeners {
 		proto := ep.Name
@@ -248,6 +252,7 @@ func (b *Broker) register(ctx context.Context) (stop func(), err error) {
 	onAgain := func(epoch int64) {
 		b.epoch.Store(epoch)
 		b.log.WithField("broker_epoch", epoch).Info("registered again in ZooKeeper after session expiry")
+		registeredAgain()
 	}
 	epoch, stop, err := b.zk.EnsureBrokerRegistered(ctx, info, onAgain)
 	var reg *zkcoord.BrokerIDRegisteredError

@@ -25,6 +25,12 @@ type Config struct {
 	// false), the broker-wide setting; a topic's own
 	// unclean.leader.election.enable in /config/topics/T overrides it.
 	UncleanLeaderElectionEnable bool
+	// ElectAfterRegistration: after a ZooKeeper session expiry, stand for
+	// election only once the broker has registered again (BrokerRegistered),
+	// as Kafka 2.4 does (RegisterBrokerAndReelect): a controller elected
+	// before its own /brokers/ids/<id> exists would take itself for dead.
+	// False: stand at once on the new session.
+	ElectAfterRegistration bool
 
 	// RequestTimeout bounds one controller request (request.timeout.ms,
 	// default 30 s); a timed-out request is sent again on a new connection.

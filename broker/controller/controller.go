@@ -253,8 +253,17 @@ func (c *Controller) onSession(ev zkcoord.SessionEvent) {
 		}
 		c.resign()
 	case zkcoord.StateNewSession:
-		c.events.push(evControllerChange{})
+		if !c.cfg.ElectAfterRegistration {
+			c.events.push(evControllerChange{})
+		}
 	}
+}
+
+// BrokerRegistered tells the controller that its broker registered again
+// after a session expiry: with ElectAfterRegistration it now stands for
+// election. Safe to call from any goroutine.
+func (c *Controller) BrokerRegistered() {
+	c.events.push(evControllerChange{})
 }
 
 // controllerZNode is /controller as read: broker id (-1 if absent), owner

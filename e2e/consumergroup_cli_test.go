@@ -228,8 +228,9 @@ func TestIntegration_ConsumerGroupCLI(t *testing.T) {
 	if err := k.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if killed < 6*time.Second {
-		t.Errorf("partitions of the killed member moved after %s, before the 6 s session timeout", killed)
+	// ZooKeeper expires a session 6 s after its last ping (sent every 2 s)
+	if killed < 4*time.Second {
+		t.Errorf("partitions of the killed member moved after %s, before its session could time out", killed)
 	}
 	t.Logf("REPORT %d messages, %d deliveries; duplicates: %d with 3 joins, %d after the clean leave, %d after kill -9 (auto.commit.interval.ms=500); settle: clean leave %s, kill -9 %s (session timeout 6 s); %d ownership intervals checked",
 		len(values), deliveries, dupsBefore, dupsLeave-dupsBefore, dups-dupsLeave, cleanLeave.Round(time.Millisecond), killed.Round(time.Millisecond), k.Intervals())

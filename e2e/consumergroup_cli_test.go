@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/zkafka/zkafka/internal/ownercheck"
@@ -236,5 +237,98 @@ func TestIntegration_ConsumerGroupCLI(t *testing.T) {
 		len(values), deliveries, dupsBefore, dupsLeave-dupsBefore, dups-dupsLeave, cleanLeave.Round(time.Millisecond), killed.Round(time.Millisecond), k.Intervals())
 	if dupsLeave != dupsBefore {
 		t.Errorf("a clean leave produced %d duplicates: it commits before releasing", dupsLeave-dupsBefore)
+	}
+}
+
+// TestIntegration_ConsumerGroupSessionExpiry pauses a member (SIGSTOP) past
+// its ZooKeeper session timeout: the other member takes all partitions;
+// when the paused one runs again it notices the expired session, registers
+// again (new ephemeral owner) and the group settles over both members.
+// Every message is still printed at least once.
+func TestIntegration_ConsumerGroupSessionExpiry(t *testing.T) {
+	e := newEnv(t, 2, nil)
+	const topic, group = "cg-expiry", "expiry"
+	e.createTopic(topic, 4, 1)
+	e.waitTopic(topic, 4)
+	k, err := ownercheck.Start(e.zk.Addr(), "/zkafka", group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Stop()
+	a := e.startGroupConsumer(group, "a", topic)
+	b := e.startGroupConsumer(group, "b", topic)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, _, err := k.WaitSettled(ctx, map[string]int32{topic: 4}, []string{a.id, b.id}); err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := zk.Connect([]string{e.zk.Addr()}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	idPath := "/zkafka/consumers/" + group + "/ids/" + b.id
+	_, before, err := conn.Get(idPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.cmd.Process.Signal(syscall.SIGCONT) })
+	if _, _, err := k.WaitSettled(ctx, map[string]int32{topic: 4}, []string{a.id}); err != nil {
+		t.Fatalf("a did not take b's partitions after b's session expired: %v", err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(strings.Split(e.c.Bootstrap(), ",")...), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond}
+	defer w.Close()
+	var values []string
+	var msgs []kafka.Message
+	for i := 0; i < 200; i++ {
+		v := fmt.Sprintf("x%04d", i)
+		values = append(values, v)
+		msgs = append(msgs, kafka.Message{Key: []byte(v), Value: []byte(v)})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// b notices the expiry, registers in a new session and rebalances: the
+	// group settles with partitions on both members again
+	eventually(t, time.Minute, func() error {
+		_, after, err := conn.Get(idPath)
+		if err != nil {
+			return err
+		}
+		if after.EphemeralOwner == before.EphemeralOwner {
+			return fmt.Errorf("b's registration still belongs to its old session 0x%x", before.EphemeralOwner)
+		}
+		owners := map[string]int{}
+		for _, o := range k.Owners() {
+			owners[o]++
+		}
+		if owners[a.id+"-0"] != 2 || owners[b.id+"-0"] != 2 {
+			return fmt.Errorf("owners %v", k.Owners())
+		}
+		return nil
+	})
+	eventually(t, time.Minute, func() error {
+		seen := map[string]bool{}
+		for _, p := range []*groupProc{a, b} {
+			for _, v := range p.delivered() {
+				seen[v] = true
+			}
+		}
+		for _, v := range values {
+			if !seen[v] {
+				return fmt.Errorf("%s never printed", v)
+			}
+		}
+		return nil
+	})
+	logData, _ := os.ReadFile(b.own)
+	if !strings.Contains(string(logData), "lost ") {
+		t.Fatalf("b's ownership log shows no lost partitions after its session expired:\n%s", logData)
 	}
 }

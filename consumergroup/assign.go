@@ -220,9 +220,11 @@ func RoundRobinOrder(partitions map[string][]int32) []TopicPartition {
 		}
 		return tps[i].Partition < tps[j].Partition
 	})
-	sort.SliceStable(tps, func(i, j int) bool {
-		return JavaStringHash(kafkaTPString(tps[i])) < JavaStringHash(kafkaTPString(tps[j]))
-	})
+	hash := make(map[TopicPartition]int32, len(tps))
+	for _, tp := range tps {
+		hash[tp] = JavaStringHash(kafkaTPString(tp))
+	}
+	sort.SliceStable(tps, func(i, j int) bool { return hash[tps[i]] < hash[tps[j]] })
 	return tps
 }
 

@@ -219,3 +219,30 @@ func TestConsumerOfThread(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// BenchmarkAssign measures one member's assignment computation for a group
+// of 100 members with 1 stream each on 10 topics × 100 partitions.
+func BenchmarkAssign(b *testing.B) {
+	var ms []zkcoord.ConsumerMember
+	topics := map[string][]int32{}
+	sub := map[string]int32{}
+	for i := 0; i < 10; i++ {
+		t := fmt.Sprintf("topic-%d", i)
+		topics[t] = parts(100)
+		sub[t] = 1
+	}
+	for i := 0; i < 100; i++ {
+		ms = append(ms, static(fmt.Sprintf("g_host-%03d-1575300000000-3f2a9b1c", i), sub))
+	}
+	all := slices.Collect(maps.Keys(topics))
+	for _, strategy := range []string{StrategyRange, StrategyRoundRobin} {
+		b.Run(strategy, func(b *testing.B) {
+			for b.Loop() {
+				ctx := NewAssignmentContext(ms[0].ID, ms, all, topics, true)
+				if len(Assign(strategy, ctx)) == 0 {
+					b.Fatal("empty assignment")
+				}
+			}
+		})
+	}
+}

@@ -1,11 +1,14 @@
 package zkcoord
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkafka/zkafka/internal/testutil"
 )
 
 func TestIntegration_ConsumerGroupOffsets(t *testing.T) {
@@ -92,5 +95,35 @@ func TestIntegration_ConsumerGroupOffsets(t *testing.T) {
 	}
 	if err := s.DeleteConsumerGroup(ctx, "g"); !errors.Is(err, ErrNoNode) {
 		t.Fatalf("delete missing group: %v", err)
+	}
+}
+
+// BenchmarkCommitConsumerOffsets: one OffsetCommit of 10 partitions (one
+// ZooKeeper multi of setData) against a real local ZooKeeper.
+func BenchmarkCommitConsumerOffsets(b *testing.B) {
+	z := testutil.StartZooKeeper(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	s, err := Connect(ctx, z.Connect("/kafka"), 6*time.Second, testLogger(b))
+	cancel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	offs := map[TopicPartition]int64{}
+	for p := int32(0); p < 10; p++ {
+		offs[TopicPartition{"t", p}] = 0
+	}
+	bctx := context.Background()
+	if err := s.CommitConsumerOffsets(bctx, "g", offs); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for tp := range offs {
+			offs[tp] = int64(i)
+		}
+		if err := s.CommitConsumerOffsets(bctx, "g", offs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -87,7 +87,7 @@ type testCoord struct {
 	store *memStore
 }
 
-func newTestCoordinator(t *testing.T) *testCoord {
+func newTestCoordinator(t testing.TB) *testCoord {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	tc := &testCoord{store: &memStore{offs: map[string]map[TopicPartition]int64{}}}

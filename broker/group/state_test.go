@@ -10,14 +10,14 @@ import (
 
 // harness drives a group with a logical clock and numbered request tokens.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	g       *group
 	now     time.Time
 	tok     int64
 	answers map[int64]any
 }
 
-func newHarness(t *testing.T, maxSize int, delay time.Duration) *harness {
+func newHarness(t testing.TB, maxSize int, delay time.Duration) *harness {
 	n := 0
 	newID := func(prefix string) string { n++; return fmt.Sprintf("%s-%d", prefix, n) }
 	return &harness{t: t, g: newGroup("g", limits{maxSize: maxSize, initialRebalanceDelay: delay}, newID), now: time.Unix(1000, 0), answers: map[int64]any{}}

@@ -1,5 +1,5 @@
 // Command zkafka runs a zkafka broker and the Kafka-style tools that go with
-// it: topics, console-producer, console-consumer. Flags mirror Kafka 2.4's
+// it: topics, console-producer, console-consumer, consumer-groups. Flags mirror Kafka 2.4's
 // kafka-*.sh scripts; each subcommand lives in its own file and only turns
 // flags into a Config before calling into a package.
 package main
@@ -51,6 +51,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			consoleProducerCommand(),
 			consoleConsumerCommand(),
 			dumpLogCommand(),
+			consumerGroupsCommand(),
 		},
 		Reader:                    stdin,
 		Writer:                    stdout,

@@ -104,6 +104,11 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 		return blk.BlockStart, blk.BlockEnd, err
 	})
 	b.groups = b.newGroupCoordinator()
+	b.replicas.leadershipChanged = func(tp logstore.TopicPartition) {
+		if tp.Topic == offsetsTopic {
+			b.goroutines.Go("group-ownership", b.groups.CheckOwnership)
+		}
+	}
 
 	ctrlCfg := controller.DefaultConfig(cfg.BrokerID)
 	ctrlCfg.ListenerName = b.interBrokerListener()

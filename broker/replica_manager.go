@@ -38,6 +38,9 @@ type replicaManager struct {
 	isr      isrStore
 	fetchers *fetcherManager // nil: no follower replication (unit tests)
 	now      func() time.Time
+	// leadershipChanged, if set, is told of every partition whose
+	// leadership here changed (the group coordinator unloads groups).
+	leadershipChanged func(tp logstore.TopicPartition)
 
 	mu              sync.RWMutex
 	partitions      map[logstore.TopicPartition]*partition
@@ -153,6 +156,9 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 	}
 	p.notifyLocked()
 	p.mu.Unlock()
+	if rm.leadershipChanged != nil {
+		rm.leadershipChanged(tp)
+	}
 	fields := logrus.Fields{"partition": tp.String(), "leader_epoch": st.leaderEpoch, "isr": st.isr}
 	if isLeader {
 		rm.maybeIncrementHW(p)
@@ -253,6 +259,9 @@ func (rm *replicaManager) getOrCreate(tp logstore.TopicPartition) (*partition, i
 func (rm *replicaManager) stopReplica(tp logstore.TopicPartition, deleteData bool) int16 {
 	if rm.fetchers != nil {
 		rm.fetchers.remove(tp)
+	}
+	if rm.leadershipChanged != nil {
+		defer rm.leadershipChanged(tp)
 	}
 	if !deleteData {
 		if p := rm.get(tp); p != nil {

@@ -163,12 +163,16 @@ func (c *Coordinator) Run(ctx context.Context) {
 			c.goroutines.Wait()
 			return
 		case <-t.C:
-			c.checkOwnership()
+			c.CheckOwnership()
 		}
 	}
 }
 
-func (c *Coordinator) checkOwnership() {
+// CheckOwnership unloads the groups whose __consumer_offsets partition this
+// broker no longer leads (or leads in a newer epoch). Run calls it every
+// OwnershipCheckInterval; the broker also calls it as soon as leadership of
+// such a partition changes.
+func (c *Coordinator) CheckOwnership() {
 	c.mu.Lock()
 	var gone []*actor
 	for id, a := range c.groups {

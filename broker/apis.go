@@ -34,6 +34,9 @@ func (b *Broker) registerAPIs() {
 		18: {0, 3, b.handleApiVersions},
 		19: {0, 5, b.handleCreateTopics},
 		20: {0, 4, b.handleDeleteTopics},
+		32: {0, 2, b.handleDescribeConfigs},
+		33: {0, 1, b.handleAlterConfigs},
+		44: {0, 1, b.handleIncrementalAlterConfigs},
 	}
 }
 

@@ -102,6 +102,7 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	ctrlCfg.UncleanLeaderElectionEnable = cfg.UncleanLeaderElectionEnable
 	ctrl := controller.New(ctrlCfg, b.zk, log.WithField("component", "controller"))
 	ctrlDone := make(chan error, 1)
+	b.goroutines.Go("config-changes", func() { b.runConfigChangeListener(serveCtx) })
 	b.goroutines.Go("controller", func() { ctrlDone <- ctrl.Run(serveCtx) })
 	for i, ln := range lns {
 		ln, name := ln, cfg.Listeners[i].Name

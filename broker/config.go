@@ -56,6 +56,10 @@ type Config struct {
 	OffsetsTopicNumPartitions     int32         // offsets.topic.num.partitions, default 50
 	GroupInitialRebalanceDelay    time.Duration // group.initial.rebalance.delay.ms, default 3000 (shipped file: 0)
 
+	// Properties holds every key=value given in the file and by --override
+	// (raw values), for DescribeConfigs' STATIC_BROKER_CONFIG entries.
+	Properties map[string]string
+
 	// Unknown lists keys present in the file that zkafka does not know; the
 	// caller logs a warning for each.
 	Unknown []string

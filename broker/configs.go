@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -357,26 +358,42 @@ func brokerResourceID(name string) (int32, error) {
 	return int32(id), nil
 }
 
-// validateTopicAlter checks a topic's new config set as AdminManager
-// .alterConfigs / LogConfig.validate do: an unknown name is INVALID_CONFIG,
-// a bad value INVALID_REQUEST with the resource in the message. Keys are
-// checked in sorted order, so the error is deterministic.
-func validateTopicAlter(topic string, configs map[string]string) error {
-	keys := make([]string, 0, len(configs))
-	for k := range configs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+// Topic config errors of CheckTopicConfigs.
+var (
+	// ErrUnknownTopicConfig: a name that is not a topic config (Kafka's
+	// InvalidConfigurationException, INVALID_CONFIG).
+	ErrUnknownTopicConfig = fmt.Errorf("%w: unknown topic config", errInvalidConfig)
+	// ErrBadTopicConfigValue: a value its config does not accept (Kafka's
+	// ConfigException, INVALID_REQUEST from a broker).
+	ErrBadTopicConfigValue = fmt.Errorf("%w: bad topic config value", errInvalidRequest)
+)
+
+// CheckTopicConfigs checks a topic's config overrides as Kafka's
+// LogConfig.validate does, for the broker and for tools writing ZooKeeper:
+// first unknown names ("Unknown topic config name: k", ErrUnknownTopicConfig),
+// then values ("Invalid value v for configuration k: why",
+// ErrBadTopicConfigValue). Keys are checked in sorted order.
+func CheckTopicConfigs(configs map[string]string) error {
+	keys := sortedKeys(configs)
 	for _, k := range keys {
 		if _, ok := topicConfigs[k]; !ok {
-			return zkcoord.KafkaErrorf(errInvalidConfig, "Unknown topic config name: %s", k)
+			return zkcoord.KafkaErrorf(ErrUnknownTopicConfig, "Unknown topic config name: %s", k)
 		}
 	}
 	for _, k := range keys {
 		if err := topicConfigs[k].check(configs[k]); err != nil {
-			return zkcoord.KafkaErrorf(errInvalidRequest, "Invalid config value for resource %s: Invalid value %s for configuration %s: %v",
-				configResourceString(resourceTopic, topic), configs[k], k, err)
+			return zkcoord.KafkaErrorf(ErrBadTopicConfigValue, "Invalid value %s for configuration %s: %v", configs[k], k, err)
 		}
 	}
 	return nil
+}
+
+// validateTopicAlter is CheckTopicConfigs with AdminManager.alterConfigs'
+// wording: a bad value's message names the resource.
+func validateTopicAlter(topic string, configs map[string]string) error {
+	err := CheckTopicConfigs(configs)
+	if errors.Is(err, ErrBadTopicConfigValue) {
+		return zkcoord.KafkaErrorf(ErrBadTopicConfigValue, "Invalid config value for resource %s: %v", configResourceString(resourceTopic, topic), err)
+	}
+	return err
 }

@@ -47,6 +47,9 @@ func (b *Broker) registerAPIs() {
 		23: {0, 3, b.handleOffsetForLeaderEpoch},
 		42: {0, 2, b.handleDeleteGroups},
 		47: {0, 0, b.handleOffsetDelete},
+		32: {0, 2, b.handleDescribeConfigs},
+		33: {0, 1, b.handleAlterConfigs},
+		44: {0, 1, b.handleIncrementalAlterConfigs},
 	}
 }
 

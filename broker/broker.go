@@ -133,6 +133,7 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	}, &b.goroutines, log.WithField("component", "replica-fetcher"))
 	b.goroutines.Go("isr-maintenance", func() { b.replicas.runISRMaintenance(serveCtx) })
 	ctrlDone := make(chan error, 1)
+	b.goroutines.Go("config-changes", func() { b.runConfigChangeListener(serveCtx) })
 	b.goroutines.Go("controller", func() { ctrlDone <- ctrl.Run(serveCtx) })
 	b.goroutines.Go("group-coordinator", func() { b.groups.Run(serveCtx) })
 	for i, ln := range lns {

@@ -66,6 +66,10 @@ type Config struct {
 	GroupMaxSize                  int32         // group.max.size, default 2147483647
 	OffsetMetadataMaxBytes        int32         // offset.metadata.max.bytes, default 4096
 
+	// Properties holds every key=value given in the file and by --override
+	// (raw values), for DescribeConfigs' STATIC_BROKER_CONFIG entries.
+	Properties map[string]string
+
 	// Unknown lists keys present in the file that zkafka does not know; the
 	// caller logs a warning for each.
 	Unknown []string

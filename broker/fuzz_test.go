@@ -12,7 +12,7 @@ import (
 // connection reader does (header, then kmsg body for every advertised key
 // and version): it must return errors, never panic or allocate without bound.
 func FuzzRequestDecode(f *testing.F) {
-	for _, key := range []int16{0, 1, 2, 3, 4, 5, 6, 18, 19, 20} {
+	for _, key := range []int16{0, 1, 2, 3, 4, 5, 6, 18, 19, 20, 32, 33, 44} {
 		req := kmsg.RequestForKey(key)
 		req.SetVersion(req.MaxVersion())
 		f.Add(wire.AppendRequest(nil, req, 1, nil)[4:])

@@ -132,6 +132,10 @@ func configFromSettings(vals map[string]setting, path string) (Config, error) {
 			return Config{}, &ConfigError{Key: k, Value: s.value, Source: s.source, Expected: exp}
 		}
 	}
+	cfg.Properties = make(map[string]string, len(vals))
+	for k, s := range vals {
+		cfg.Properties[k] = s.value
+	}
 	for k := range vals {
 		if _, ok := keySetters[k]; !ok && !acceptedKeys[k] {
 			cfg.Unknown = append(cfg.Unknown, k)

@@ -95,6 +95,7 @@ func TestParsePropertiesDefaults(t *testing.T) {
 	want.ZooKeeperConnect = "localhost:2181"
 	want.ZooKeeperConnectionTimeout = 6 * time.Second
 	want.AdvertisedListeners = []Endpoint{{Name: "PLAINTEXT", Host: "myhost", Port: 9092}}
+	want.Properties = map[string]string{"zookeeper.connect": "localhost:2181"}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
 	}

@@ -75,16 +75,6 @@ func leaderAndIsr(t *testing.T, c *wire.Conn, topic string, p, leader, epoch int
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func logBytes(t *testing.T, tb *testBroker, tp logstore.TopicPartition) []byte {
 	t.Helper()

@@ -37,6 +37,7 @@ func main() {
 // calls os.Exit, so tests run it in-process.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
+	app.Metadata = map[string]any{"args": args[1:]} // for messages quoting the command line
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	return reportError(err, stderr)
 }
@@ -52,6 +53,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			consoleConsumerCommand(),
 			dumpLogCommand(),
 			consumerGroupsCommand(),
+			configsCommand(),
 		},
 		Reader:                    stdin,
 		Writer:                    stdout,

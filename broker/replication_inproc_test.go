@@ -75,7 +75,6 @@ func leaderAndIsr(t *testing.T, c *wire.Conn, topic string, p, leader, epoch int
 	}
 }
 
-
 func logBytes(t *testing.T, tb *testBroker, tp logstore.TopicPartition) []byte {
 	t.Helper()
 	l, ok := tb.b.logs.Get(tp)

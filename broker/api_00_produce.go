@@ -28,6 +28,9 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 	transactional := req.TransactionID != nil
+	if err := rc.turn.wait(ctx); err != nil {
+		return nil, err
+	}
 	var waits []ackWait
 	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
@@ -50,6 +53,7 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	rc.turn.end() // the next produce request of this connection may append
 	if len(waits) > 0 {
 		if err := b.awaitISR(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond, waits, resp); err != nil {
 			return nil, err

@@ -1,12 +1,14 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -486,5 +488,47 @@ func TestStorageErrorCodes(t *testing.T) {
 		if got := storageErrorCode(fmt.Errorf("append t-0: %w", err)); got != code {
 			t.Fatalf("%v: code %d, want %d", err, got, code)
 		}
+	}
+}
+
+// TestPipelinedProducesAppendInOrder: produce requests pipelined on one
+// connection are appended in the order they were sent, as Kafka's one-at-a-
+// time handling of a connection guarantees (a producer with several
+// requests in flight relies on it for per-partition order).
+func TestPipelinedProducesAppendInOrder(t *testing.T) {
+	tb := newTestBroker(t)
+	c := tb.dial(t)
+	tb.lead(t, c, "order", 1, 0)
+	const n = 200
+	rc := tb.raw(t)
+	var reqs []kmsg.Request
+	for i := 0; i < n; i++ {
+		recs := testutil.AppendRecord(nil, 0, nil, []byte(strconv.Itoa(i)))
+		req := produceReq("order", 0, testutil.BuildBatch(0, 1, 1700000000000, recs), -1)
+		req.SetVersion(7)
+		reqs = append(reqs, req)
+	}
+	rc.send(reqs...)
+	for i := 0; i < n; i++ {
+		if id := rc.next(10 * time.Second); id != int32(i+1) {
+			t.Fatalf("answer %d has correlation id %d", i+1, id)
+		}
+	}
+	l, _ := tb.b.logs.Get(logstore.TopicPartition{Topic: "order", Partition: 0})
+	data := logBytes(t, tb, logstore.TopicPartition{Topic: "order", Partition: 0})
+	if l.LogEndOffset() != n {
+		t.Fatalf("LEO %d", l.LogEndOffset())
+	}
+	for i, pos := 0, 0; i < n; i++ {
+		h, err := logstore.ParseBatchHeader(data[pos:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := data[pos : pos+int(h.Size())]
+		// the record's value is the request's index: the batch's tail
+		if want := strconv.Itoa(i); !bytes.HasSuffix(batch, append([]byte(want), 0)) {
+			t.Fatalf("batch at offset %d is not request %d's", h.BaseOffset, i)
+		}
+		pos += int(h.Size())
 	}
 }

@@ -125,6 +125,7 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) (gone bool) 
 		}
 		return false
 	}
+	var lastAppend <-chan struct{} // the previous produce request's appends are done
 	for {
 		frame, err := wire.ReadFrame(rd, nil, maxFrame)
 		if err != nil {
@@ -152,10 +153,20 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) (gone bool) 
 			budget.release(size)
 			return true
 		}
+		// Produce requests of one connection append in the order they
+		// came (Kafka handles a connection's requests one at a time, and
+		// producers with several requests in flight rely on it); each
+		// waits for the previous one's appends, not for its answer.
+		var turn *appendTurn
+		if hdr.Key == produceKey {
+			turn = &appendTurn{prev: lastAppend, done: make(chan struct{})}
+			lastAppend = turn.done
+		}
 		started := c.b.goroutines.Go("request", func() {
 			defer close(p.done)
 			defer budget.release(size)
-			c.handle(ctx, hdr, body, p)
+			defer turn.end()
+			c.handle(ctx, hdr, body, p, turn)
 		})
 		if !started { // the broker is shutting down
 			budget.release(size)
@@ -288,7 +299,7 @@ func (b *byteBudget) release(n int64) {
 // A request the broker cannot parse or does not speak closes the connection,
 // as Kafka does; a panic in a handler is a bug, logged with its stack, and
 // also only closes this connection.
-func (c *conn) handle(ctx context.Context, hdr wire.RequestHeader, body []byte, p *pending) {
+func (c *conn) handle(ctx context.Context, hdr wire.RequestHeader, body []byte, p *pending, turn *appendTurn) {
 	log := c.log.WithFields(logrus.Fields{"api_key": hdr.Key, "api_version": hdr.Version, "client_id": hdr.ClientIDString()})
 	defer func() {
 		if r := recover(); r != nil {
@@ -318,7 +329,7 @@ func (c *conn) handle(ctx context.Context, hdr wire.RequestHeader, body []byte, 
 		p.close = true
 		return
 	}
-	rc := &reqCtx{conn: c, hdr: hdr, log: log}
+	rc := &reqCtx{conn: c, hdr: hdr, log: log, turn: turn}
 	resp, err := api.handle(ctx, rc, req)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -349,4 +360,36 @@ type reqCtx struct {
 	conn *conn
 	hdr  wire.RequestHeader
 	log  logrus.FieldLogger
+	turn *appendTurn // produce: its place in the connection's append order
+}
+
+const produceKey = 0
+
+// appendTurn orders the appends of one connection's produce requests: a
+// request appends after prev is closed and closes done when its appends are
+// over (end is idempotent and nil-safe).
+type appendTurn struct {
+	prev <-chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// wait blocks until the previous produce request of the connection has
+// appended.
+func (t *appendTurn) wait(ctx context.Context) error {
+	if t == nil || t.prev == nil {
+		return nil
+	}
+	select {
+	case <-t.prev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (t *appendTurn) end() {
+	if t != nil {
+		t.once.Do(func() { close(t.done) })
+	}
 }

@@ -34,6 +34,7 @@ func (b *Broker) registerAPIs() {
 		18: {0, 3, b.handleApiVersions},
 		19: {0, 5, b.handleCreateTopics},
 		20: {0, 4, b.handleDeleteTopics},
+		21: {0, 1, b.handleDeleteRecords},
 	}
 }
 

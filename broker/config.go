@@ -48,13 +48,26 @@ type Config struct {
 
 	ControlledShutdownEnable bool // controlled.shutdown.enable, default true
 
-	LogRetentionCheckInterval     time.Duration // log.retention.check.interval.ms, default 300000
-	SocketSendBufferBytes         int32         // socket.send.buffer.bytes, default 102400; -1 = OS default
-	SocketReceiveBufferBytes      int32         // socket.receive.buffer.bytes, default 102400; -1 = OS default
-	ReplicaLagTimeMax             time.Duration // replica.lag.time.max.ms, default 10000
-	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor, default 3 (shipped file: 1)
-	OffsetsTopicNumPartitions     int32         // offsets.topic.num.partitions, default 50
-	GroupInitialRebalanceDelay    time.Duration // group.initial.rebalance.delay.ms, default 3000 (shipped file: 0)
+	LogRetentionCheckInterval time.Duration // log.retention.check.interval.ms, default 300000
+
+	// Retention, cleanup and the log manager's schedule (logstore.Config
+	// defaults for every topic, and logstore.BackgroundConfig).
+	LogCleanupDelete                      bool          // log.cleanup.policy contains "delete" (default "delete")
+	LogCleanupCompact                     bool          // log.cleanup.policy contains "compact"
+	LogCleanerDeleteRetention             time.Duration // log.cleaner.delete.retention.ms, default 86400000
+	LogCleanerMinCleanableRatio           float64       // log.cleaner.min.cleanable.ratio, default 0.5
+	LogCleanerMinCompactionLag            time.Duration // log.cleaner.min.compaction.lag.ms, default 0
+	LogCleanerMaxCompactionLag            time.Duration // log.cleaner.max.compaction.lag.ms, default Long.MaxValue
+	LogSegmentDeleteDelay                 time.Duration // log.segment.delete.delay.ms, default 60000
+	LogFlushSchedulerInterval             time.Duration // log.flush.scheduler.interval.ms, default Long.MaxValue (never)
+	LogFlushOffsetCheckpointInterval      time.Duration // log.flush.offset.checkpoint.interval.ms, default 60000
+	LogFlushStartOffsetCheckpointInterval time.Duration // log.flush.start.offset.checkpoint.interval.ms, default 60000
+	SocketSendBufferBytes                 int32         // socket.send.buffer.bytes, default 102400; -1 = OS default
+	SocketReceiveBufferBytes              int32         // socket.receive.buffer.bytes, default 102400; -1 = OS default
+	ReplicaLagTimeMax                     time.Duration // replica.lag.time.max.ms, default 10000
+	OffsetsTopicReplicationFactor         int16         // offsets.topic.replication.factor, default 3 (shipped file: 1)
+	OffsetsTopicNumPartitions             int32         // offsets.topic.num.partitions, default 50
+	GroupInitialRebalanceDelay            time.Duration // group.initial.rebalance.delay.ms, default 3000 (shipped file: 0)
 
 	// Unknown lists keys present in the file that zkafka does not know; the
 	// caller logs a warning for each.

@@ -43,6 +43,7 @@ func (b *Broker) registerAPIs() {
 		18: {0, 3, b.handleApiVersions},
 		19: {0, 5, b.handleCreateTopics},
 		20: {0, 4, b.handleDeleteTopics},
+		21: {0, 1, b.handleDeleteRecords},
 		22: {0, 2, b.handleInitProducerID},
 		23: {0, 3, b.handleOffsetForLeaderEpoch},
 		42: {0, 2, b.handleDeleteGroups},

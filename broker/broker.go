@@ -136,6 +136,7 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	b.goroutines.Go("config-changes", func() { b.runConfigChangeListener(serveCtx) })
 	b.goroutines.Go("controller", func() { ctrlDone <- ctrl.Run(serveCtx) })
 	b.goroutines.Go("group-coordinator", func() { b.groups.Run(serveCtx) })
+	b.goroutines.Go("log-manager", func() { b.logs.RunBackground(serveCtx, b.backgroundConfig()) })
 	for i, ln := range lns {
 		ln, name := ln, cfg.Listeners[i].Name
 		b.goroutines.Go("listener", func() { b.serve(serveCtx, ln, name) })
@@ -171,8 +172,37 @@ func (b *Broker) logConfig() logstore.Config {
 	c.MaxMessageBytes = b.cfg.MessageMaxBytes
 	c.FlushIntervalMessages = b.cfg.LogFlushIntervalMessages
 	c.FlushInterval = b.cfg.LogFlushInterval
+	c.RetentionTime = b.cfg.LogRetentionTime // -1: no time limit
+	c.RetentionBytes = max(b.cfg.LogRetentionBytes, -1)
+	if b.cfg.LogCleanupDelete || b.cfg.LogCleanupCompact {
+		c.CleanupDelete, c.CleanupCompact = b.cfg.LogCleanupDelete, b.cfg.LogCleanupCompact
+	}
+	c.DeleteRetention = b.cfg.LogCleanerDeleteRetention
+	c.MinCleanableDirtyRatio = b.cfg.LogCleanerMinCleanableRatio
+	c.MinCompactionLag = b.cfg.LogCleanerMinCompactionLag
+	if b.cfg.LogCleanerMaxCompactionLag > 0 {
+		c.MaxCompactionLag = b.cfg.LogCleanerMaxCompactionLag
+	}
+	c.FileDeleteDelay = max(b.cfg.LogSegmentDeleteDelay, time.Nanosecond) // 0 = at once (logstore's 0 means its default)
 	c.EnsureDefaults()
 	return c
+}
+
+// backgroundConfig is the log manager's schedule from the broker's keys; an
+// interval of 0 disables the task.
+func (b *Broker) backgroundConfig() logstore.BackgroundConfig {
+	iv := func(d time.Duration) time.Duration {
+		if d <= 0 {
+			return -1
+		}
+		return d
+	}
+	return logstore.BackgroundConfig{
+		RetentionCheckInterval:     iv(b.cfg.LogRetentionCheckInterval),
+		FlushCheckInterval:         iv(b.cfg.LogFlushSchedulerInterval),
+		RecoveryCheckpointInterval: iv(b.cfg.LogFlushOffsetCheckpointInterval),
+		LogStartCheckpointInterval: iv(b.cfg.LogFlushStartOffsetCheckpointInterval),
+	}
 }
 
 // initCluster creates Kafka's top-level znodes, gets or creates the cluster

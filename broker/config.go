@@ -66,13 +66,26 @@ type Config struct {
 	GroupMaxSize                  int32         // group.max.size, default 2147483647
 	OffsetMetadataMaxBytes        int32         // offset.metadata.max.bytes, default 4096
 
-	// Properties holds every key=value given in the file and by --override
-	// (raw values), for DescribeConfigs' STATIC_BROKER_CONFIG entries.
-	Properties map[string]string
+	// Retention, cleanup and the log manager's schedule (logstore.Config
+	// defaults for every topic, and logstore.BackgroundConfig).
+	LogCleanupDelete                      bool          // log.cleanup.policy contains "delete" (default "delete")
+	LogCleanupCompact                     bool          // log.cleanup.policy contains "compact"
+	LogCleanerDeleteRetention             time.Duration // log.cleaner.delete.retention.ms, default 86400000
+	LogCleanerMinCleanableRatio           float64       // log.cleaner.min.cleanable.ratio, default 0.5
+	LogCleanerMinCompactionLag            time.Duration // log.cleaner.min.compaction.lag.ms, default 0
+	LogCleanerMaxCompactionLag            time.Duration // log.cleaner.max.compaction.lag.ms, default Long.MaxValue
+	LogSegmentDeleteDelay                 time.Duration // log.segment.delete.delay.ms, default 60000
+	LogFlushSchedulerInterval             time.Duration // log.flush.scheduler.interval.ms, default Long.MaxValue (never)
+	LogFlushOffsetCheckpointInterval      time.Duration // log.flush.offset.checkpoint.interval.ms, default 60000
+	LogFlushStartOffsetCheckpointInterval time.Duration // log.flush.start.offset.checkpoint.interval.ms, default 60000
 
 	// Unknown lists keys present in the file that zkafka does not know; the
 	// caller logs a warning for each.
 	Unknown []string
+
+	// Properties holds every key=value given in the file and by --override
+	// (raw values), for DescribeConfigs' STATIC_BROKER_CONFIG entries.
+	Properties map[string]string
 }
 
 // Endpoint is one listener: NAME://host:port.

@@ -29,6 +29,10 @@ var keyOrder = []string{
 	"log.retention.hours", "log.retention.minutes", "log.retention.ms",
 	"log.retention.bytes", "log.retention.check.interval.ms",
 	"log.flush.interval.messages", "log.flush.interval.ms",
+	"log.cleanup.policy", "log.cleaner.delete.retention.ms", "log.cleaner.min.cleanable.ratio",
+	"log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "log.segment.delete.delay.ms",
+	"log.flush.scheduler.interval.ms", "log.flush.offset.checkpoint.interval.ms",
+	"log.flush.start.offset.checkpoint.interval.ms",
 	"message.max.bytes", "socket.request.max.bytes",
 	"socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"min.insync.replicas", "unclean.leader.election.enable", "controlled.shutdown.enable",
@@ -132,6 +136,29 @@ var keySetters = map[string]setter{
 		return setInt64(&c.LogFlushIntervalMessages, v, 1, math.MaxInt64, expPosInt)
 	},
 	"log.flush.interval.ms": msSetter(func(c *Config) *time.Duration { return &c.LogFlushInterval }, 0),
+	"log.cleanup.policy": func(c *Config, v string) string {
+		del, compact, ok := parseCleanupPolicy(v)
+		if !ok {
+			return "a list of compact, delete"
+		}
+		c.LogCleanupDelete, c.LogCleanupCompact = del, compact
+		return ""
+	},
+	"log.cleaner.delete.retention.ms": msSetter(func(c *Config) *time.Duration { return &c.LogCleanerDeleteRetention }, 0),
+	"log.cleaner.min.cleanable.ratio": func(c *Config, v string) string {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f < 0 || f > 1 {
+			return "a number between 0 and 1"
+		}
+		c.LogCleanerMinCleanableRatio = f
+		return ""
+	},
+	"log.cleaner.min.compaction.lag.ms":             msSetter(func(c *Config) *time.Duration { return &c.LogCleanerMinCompactionLag }, 0),
+	"log.cleaner.max.compaction.lag.ms":             msSetter(func(c *Config) *time.Duration { return &c.LogCleanerMaxCompactionLag }, 1),
+	"log.segment.delete.delay.ms":                   msSetter(func(c *Config) *time.Duration { return &c.LogSegmentDeleteDelay }, 0),
+	"log.flush.scheduler.interval.ms":               msSetter(func(c *Config) *time.Duration { return &c.LogFlushSchedulerInterval }, 0),
+	"log.flush.offset.checkpoint.interval.ms":       msSetter(func(c *Config) *time.Duration { return &c.LogFlushOffsetCheckpointInterval }, 0),
+	"log.flush.start.offset.checkpoint.interval.ms": msSetter(func(c *Config) *time.Duration { return &c.LogFlushStartOffsetCheckpointInterval }, 0),
 	"message.max.bytes": func(c *Config, v string) string {
 		return setInt32(&c.MessageMaxBytes, v, 0, math.MaxInt32, expNonNegInt)
 	},
@@ -268,6 +295,22 @@ func unitSetter(field func(*Config) *time.Duration, unit time.Duration, min int6
 		}
 		return ""
 	}
+}
+
+// parseCleanupPolicy parses cleanup.policy / log.cleanup.policy: a
+// comma-separated list of "delete" and "compact" (at least one).
+func parseCleanupPolicy(v string) (del, compact, ok bool) {
+	for _, p := range strings.Split(v, ",") {
+		switch strings.TrimSpace(p) {
+		case "delete":
+			del = true
+		case "compact":
+			compact = true
+		default:
+			return false, false, false
+		}
+	}
+	return del, compact, true
 }
 
 func checkPort(v string) string {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,23 @@ func anyString(string) error { return nil }
 
 func num(v string) int64 { n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64); return n }
 
+// msDuration converts milliseconds to a Duration, saturating (Kafka's
+// Long.MaxValue defaults overflow time.Duration).
+func msDuration(ms int64) time.Duration {
+	if ms > math.MaxInt64/int64(time.Millisecond) {
+		return math.MaxInt64
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// msOrUnlimited is msDuration with a negative value (-1) kept as "no limit".
+func msOrUnlimited(ms int64) time.Duration {
+	if ms < 0 {
+		return -1
+	}
+	return msDuration(ms)
+}
+
 // topicConfigs lists every topic-level config Kafka 2.4 knows. Values that
 // would change what the broker does but are not implemented yet are refused
 // (compression.type other than producer, LogAppendTime) rather than stored
@@ -77,14 +95,14 @@ var topicConfigs = map[string]topicConfigKind{
 	"flush.messages":                          {atLeast(0), func(c *logstore.Config, v string) { c.FlushIntervalMessages = max(num(v), 1) }},
 	"flush.ms":                                {atLeast(0), func(c *logstore.Config, v string) { c.FlushInterval = time.Duration(num(v)) * time.Millisecond }},
 	"file.delete.delay.ms":                    {atLeast(0), func(c *logstore.Config, v string) { c.FileDeleteDelay = time.Duration(num(v)) * time.Millisecond }},
-	"retention.ms":                            {atLeast(-1), nil},
-	"retention.bytes":                         {atLeast(-1 << 62), nil},
+	"retention.ms":                            {atLeast(-1), func(c *logstore.Config, v string) { c.RetentionTime = msOrUnlimited(num(v)) }},
+	"retention.bytes":                         {atLeast(-1 << 62), func(c *logstore.Config, v string) { c.RetentionBytes = max(num(v), -1) }},
 	"segment.jitter.ms":                       {atLeast(0), nil},
-	"delete.retention.ms":                     {atLeast(0), nil},
-	"min.compaction.lag.ms":                   {atLeast(0), nil},
-	"max.compaction.lag.ms":                   {atLeast(1), nil},
-	"min.cleanable.dirty.ratio":               {isRatio, nil},
-	"cleanup.policy":                          {isCleanupPolicy, nil},
+	"delete.retention.ms":                     {atLeast(0), func(c *logstore.Config, v string) { c.DeleteRetention = msDuration(num(v)) }},
+	"min.compaction.lag.ms":                   {atLeast(0), func(c *logstore.Config, v string) { c.MinCompactionLag = msDuration(num(v)) }},
+	"max.compaction.lag.ms":                   {atLeast(1), func(c *logstore.Config, v string) { c.MaxCompactionLag = msDuration(num(v)) }},
+	"min.cleanable.dirty.ratio":               {isRatio, func(c *logstore.Config, v string) { c.MinCleanableDirtyRatio, _ = strconv.ParseFloat(v, 64) }},
+	"cleanup.policy":                          {isCleanupPolicy, func(c *logstore.Config, v string) { c.CleanupDelete, c.CleanupCompact, _ = parseCleanupPolicy(v) }},
 	"min.insync.replicas":                     {atLeast(1), nil},
 	"unclean.leader.election.enable":          {isBool, nil},
 	"preallocate":                             {isBool, nil},
@@ -98,7 +116,8 @@ var topicConfigs = map[string]topicConfigKind{
 }
 
 // validateTopicConfigs checks topic config overrides as Kafka's
-// LogConfig.validate does: known names, well-formed values.
+// LogConfig.validate does: known names, well-formed values, and
+// min.compaction.lag.ms <= max.compaction.lag.ms (LogConfig.validateValues).
 func validateTopicConfigs(configs map[string]string) error {
 	for k, v := range configs {
 		kind, ok := topicConfigs[k]
@@ -108,6 +127,16 @@ func validateTopicConfigs(configs map[string]string) error {
 		if err := kind.check(v); err != nil {
 			return zkcoord.KafkaErrorf(errInvalidConfig, "Invalid value %s for configuration %s: %v", v, k, err)
 		}
+	}
+	minLag, maxLag := int64(0), int64(math.MaxInt64)
+	if v, ok := configs["min.compaction.lag.ms"]; ok {
+		minLag = num(v)
+	}
+	if v, ok := configs["max.compaction.lag.ms"]; ok {
+		maxLag = num(v)
+	}
+	if minLag > maxLag {
+		return zkcoord.KafkaErrorf(errInvalidConfig, "conflict topic config setting min.compaction.lag.ms (%d) > max.compaction.lag.ms (%d)", minLag, maxLag)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -41,5 +42,101 @@ func TestApplyTopicConfigs(t *testing.T) {
 	if c.SegmentBytes != 1048576 || c.RollTime != time.Minute || c.MaxMessageBytes != 2000000 ||
 		c.FlushIntervalMessages != 1 || c.IndexIntervalBytes != 8192 || c.IndexMaxBytes != base.IndexMaxBytes {
 		t.Fatalf("applied %+v", c)
+	}
+}
+
+func TestApplyRetentionAndCleanupConfigs(t *testing.T) {
+	base := logstore.DefaultConfig()
+	for _, tc := range []struct {
+		in    map[string]string
+		check func(c logstore.Config) bool
+	}{
+		{map[string]string{"retention.ms": "-1", "retention.bytes": "-1"}, func(c logstore.Config) bool { return c.RetentionTime < 0 && c.RetentionBytes == -1 }},
+		{map[string]string{"retention.ms": "0"}, func(c logstore.Config) bool { return c.RetentionTime == 0 }}, // legal in Kafka: delete at once
+		{map[string]string{"retention.ms": "9223372036854775807"}, func(c logstore.Config) bool { return c.RetentionTime == math.MaxInt64 }},
+		{map[string]string{"retention.bytes": "1048576"}, func(c logstore.Config) bool { return c.RetentionBytes == 1<<20 }},
+		{map[string]string{"cleanup.policy": "compact"}, func(c logstore.Config) bool { return c.CleanupCompact && !c.CleanupDelete }},
+		{map[string]string{"cleanup.policy": "delete, compact"}, func(c logstore.Config) bool { return c.CleanupCompact && c.CleanupDelete }},
+		{map[string]string{"delete.retention.ms": "5000", "min.compaction.lag.ms": "7", "max.compaction.lag.ms": "9"},
+			func(c logstore.Config) bool {
+				return c.DeleteRetention == 5*time.Second && c.MinCompactionLag == 7*time.Millisecond && c.MaxCompactionLag == 9*time.Millisecond
+			}},
+		{map[string]string{"min.cleanable.dirty.ratio": "0.25"}, func(c logstore.Config) bool { return c.MinCleanableDirtyRatio == 0.25 }},
+		{map[string]string{"min.cleanable.dirty.ratio": "0"}, func(c logstore.Config) bool { return c.MinCleanableDirtyRatio == 0 }},
+	} {
+		if err := validateTopicConfigs(tc.in); err != nil {
+			t.Fatalf("%v: %v", tc.in, err)
+		}
+		c := applyTopicConfigs(base, tc.in)
+		if err := c.Validate(); err != nil || !tc.check(c) {
+			t.Errorf("%v: applied %+v (%v)", tc.in, c, err)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"retention.ms": "-2"},
+		{"cleanup.policy": ""},
+		{"min.cleanable.dirty.ratio": "-0.1"},
+		{"min.compaction.lag.ms": "10", "max.compaction.lag.ms": "5"},
+		{"max.compaction.lag.ms": "0"},
+	} {
+		if err := validateTopicConfigs(bad); !errors.Is(err, errInvalidConfig) {
+			t.Errorf("%v: err %v, want invalid config", bad, err)
+		}
+	}
+}
+
+func TestBrokerRetentionDefaults(t *testing.T) {
+	cfg, err := configFromSettings(map[string]setting{
+		"zookeeper.connect":                             {value: "localhost:2181"},
+		"log.retention.minutes":                         {value: "30"},
+		"log.retention.bytes":                           {value: "4096"},
+		"log.cleanup.policy":                            {value: "compact,delete"},
+		"log.cleaner.delete.retention.ms":               {value: "1000"},
+		"log.cleaner.min.cleanable.ratio":               {value: "0.1"},
+		"log.cleaner.min.compaction.lag.ms":             {value: "2"},
+		"log.cleaner.max.compaction.lag.ms":             {value: "3"},
+		"log.segment.delete.delay.ms":                   {value: "0"},
+		"log.retention.check.interval.ms":               {value: "250"},
+		"log.flush.scheduler.interval.ms":               {value: "100"},
+		"log.flush.offset.checkpoint.interval.ms":       {value: "0"},
+		"log.flush.start.offset.checkpoint.interval.ms": {value: "700"},
+	}, "server.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Broker{cfg: cfg}
+	c := b.logConfig()
+	if c.RetentionTime != 30*time.Minute || c.RetentionBytes != 4096 || !c.CleanupDelete || !c.CleanupCompact ||
+		c.DeleteRetention != time.Second || c.MinCleanableDirtyRatio != 0.1 || c.MinCompactionLag != 2*time.Millisecond ||
+		c.MaxCompactionLag != 3*time.Millisecond || c.FileDeleteDelay > time.Millisecond {
+		t.Fatalf("log config %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bg := b.backgroundConfig()
+	if bg.RetentionCheckInterval != 250*time.Millisecond || bg.FlushCheckInterval != 100*time.Millisecond ||
+		bg.RecoveryCheckpointInterval >= 0 || bg.LogStartCheckpointInterval != 700*time.Millisecond {
+		t.Fatalf("background config %+v", bg)
+	}
+	// Kafka's defaults.
+	def, err := configFromSettings(map[string]setting{"zookeeper.connect": {value: "localhost:2181"}}, "server.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = &Broker{cfg: def}
+	c = b.logConfig()
+	want := logstore.DefaultConfig()
+	if c.RetentionTime != want.RetentionTime || c.RetentionBytes != -1 || !c.CleanupDelete || c.CleanupCompact ||
+		c.DeleteRetention != want.DeleteRetention || c.MinCleanableDirtyRatio != 0.5 || c.MaxCompactionLag != want.MaxCompactionLag ||
+		c.FileDeleteDelay != time.Minute {
+		t.Fatalf("default log config %+v", c)
+	}
+	if bg := b.backgroundConfig(); bg.RetentionCheckInterval != 5*time.Minute || bg.FlushCheckInterval != math.MaxInt64 ||
+		bg.RecoveryCheckpointInterval != time.Minute || bg.LogStartCheckpointInterval != time.Minute {
+		t.Fatalf("default background config %+v", bg)
+	}
+	if _, err := configFromSettings(map[string]setting{"zookeeper.connect": {value: "localhost:2181"}, "log.cleanup.policy": {value: "forever"}}, "p"); err == nil {
+		t.Fatal("bad log.cleanup.policy accepted")
 	}
 }

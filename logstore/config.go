@@ -48,8 +48,9 @@ type Config struct {
 	// FlushInterval: fsync when the last flush is older than this (flush.ms),
 	// checked on append; 0 = unset (rely on the OS and replication).
 	FlushInterval time.Duration
-	// FileDeleteDelay: how long a deleted partition directory is kept before
-	// removal (file.delete.delay.ms).
+	// FileDeleteDelay: how long a deleted segment's .deleted files, or a
+	// deleted partition directory, are kept before removal
+	// (file.delete.delay.ms).
 	FileDeleteDelay time.Duration
 
 	// The fields below have a meaningful zero, so EnsureDefaults fills them

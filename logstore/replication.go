@@ -219,9 +219,11 @@ func (l *Log) writeChunkLocked(records []byte, bs []followerBatch) (int, error) 
 // The cut is fsynced before TruncateTo returns, so a crash can not bring the
 // removed batches back.
 func (l *Log) TruncateTo(offset int64) error {
-	l.mu.Lock()
-	changed, err := l.truncateToLocked(offset)
-	l.mu.Unlock()
+	changed, err := func() (bool, error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.truncateToLocked(offset)
+	}()
 	if changed {
 		l.notify()
 	}
@@ -313,9 +315,11 @@ func (l *Log) truncateSegment(s *segment, offset int64) error {
 // LogEndOffset and the high watermark become offset, the recovery point is
 // clamped to it and the epoch cache is cleared.
 func (l *Log) TruncateFullyAndStartAt(offset int64) error {
-	l.mu.Lock()
-	err := l.truncateFullyChecked(offset)
-	l.mu.Unlock()
+	err := func() error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.truncateFullyChecked(offset)
+	}()
 	l.notify()
 	if err != nil {
 		return fmt.Errorf("truncate %s fully to start at %d: %w", l.tp, offset, err)
@@ -372,9 +376,11 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 // start reaches disk with the next log-start-offset-checkpoint (the
 // Manager's periodic pass, Flush or Close).
 func (l *Log) DeleteRecordsBefore(offset int64) (newLogStart int64, err error) {
-	l.mu.Lock()
-	newLogStart, err = l.deleteRecordsLocked(offset)
-	l.mu.Unlock()
+	func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		newLogStart, err = l.deleteRecordsLocked(offset)
+	}()
 	if err != nil {
 		return newLogStart, fmt.Errorf("delete records of %s before %d: %w", l.tp, offset, err)
 	}
@@ -396,7 +402,7 @@ func (l *Log) deleteRecordsLocked(offset int64) (int64, error) {
 	if err := l.raiseLogStartLocked(offset); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := l.deleteWhileLocked(func(s, next *segment) bool { return next.base <= offset }, "log start offset breach"); err != nil {
+	if _, err := l.deleteWhileLocked(func(_, next *segment) bool { return next != nil && next.base <= offset }, "log start offset breach"); err != nil {
 		errs = append(errs, err)
 	}
 	return offset, errors.Join(errs...)

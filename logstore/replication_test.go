@@ -653,3 +653,30 @@ func TestLogStartPastEndOnOpen(t *testing.T) {
 		t.Fatalf("segment files %v", m)
 	}
 }
+
+func TestDeleteRecordsBeforeWholeLog(t *testing.T) {
+	cfg := smallConfig()
+	cfg.FileDeleteDelay = time.Millisecond
+	for _, nsegs := range []int{1, 3} {
+		l := openTestLog(t, t.TempDir(), cfg)
+		for l.NumSegments() < nsegs {
+			mustAppend(t, l, makeBatch(t, batchSpec{n: 2, valueSize: 300}))
+		}
+		leo := l.LogEndOffset()
+		l.SetHighWatermark(leo)
+		if got, err := l.DeleteRecordsBefore(leo); err != nil || got != leo {
+			t.Fatalf("%d segments: %d %v", nsegs, got, err)
+		}
+		// The active segment stays; nothing can be read below the end.
+		if l.NumSegments() != 1 || l.LogStartOffset() != leo {
+			t.Fatalf("%d segments: %d left, start %d", nsegs, l.NumSegments(), l.LogStartOffset())
+		}
+		if _, err := l.Read(leo-1, 100, math.MaxInt64, true); !errors.Is(err, ErrOffsetOutOfRange) {
+			t.Fatalf("read: %v", err)
+		}
+		if info := mustAppend(t, l, makeBatch(t, batchSpec{n: 1})); info.FirstOffset != leo {
+			t.Fatalf("append at %d", info.FirstOffset)
+		}
+		l.Close()
+	}
+}

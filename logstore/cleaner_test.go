@@ -182,7 +182,7 @@ func TestCleanerCompactsEveryCodec(t *testing.T) {
 			defer m.Close()
 			fillCompacted(t, l, codec, 8)
 			rollAndAppend(t, l, codec) // every round is cleanable
-			cfg.SegmentBytes = 4096 // cleaned groups merge several segments
+			cfg.SegmentBytes = 4096    // cleaned groups merge several segments
 			if err := l.SetConfig(cfg); err != nil {
 				t.Fatal(err)
 			}

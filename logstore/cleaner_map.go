@@ -17,13 +17,16 @@ const offsetMapSlotSize = 24
 // is "full" once size reaches loadFactor * slots, and the cleaner then stops
 // mapping (cleaning only up to the last mapped offset).
 //
-// reset sizes the map for one cleaning: never more slots than the buffer
-// allows, and no more than the dirty section can need (its offset range
-// divided by the load factor), so a small log never touches 128 MiB.
-// An offsetMap belongs to one cleaner goroutine.
+// The table grows by doubling as keys come (rehashing the stored hashes),
+// never past the slots the buffer allows nor past what the dirty section
+// can need (its offset range divided by the load factor), so a cleaning
+// touches memory in proportion to its distinct keys, where Kafka always
+// clears and probes the whole buffer. An offsetMap belongs to one cleaner
+// goroutine.
 type offsetMap struct {
 	slots      []offsetMapSlot
-	maxSlots   int
+	maxSlots   int // memory bound
+	limit      int // slots this cleaning may use: min(maxSlots, need)
 	loadFactor float64
 	size       int   // keys stored
 	maxEntries int   // size at which the map is full
@@ -41,27 +44,54 @@ func newOffsetMap(memory int64, loadFactor float64) *offsetMap {
 	return &offsetMap{maxSlots: int(max(memory/offsetMapSlotSize, 2)), loadFactor: loadFactor, latest: -1}
 }
 
-// reset empties the map and sizes it for at most need keys (capped by the
-// memory bound), reusing the array when it is large enough.
+// initialOffsetMapSlots is where a map starts; it doubles as keys come.
+const initialOffsetMapSlots = 1 << 14
+
+// reset empties the map. need bounds the keys the cleaning can put (the
+// dirty section's offset count); the map starts small and doubles as keys
+// come, up to the memory bound, so the table stays as small as the key
+// set: a cleaning of few keys stays in the CPU caches.
 func (m *offsetMap) reset(need int64) {
-	n := m.maxSlots
-	if want := float64(need)/m.loadFactor + 1; want < float64(n) {
-		n = int(want)
+	m.limit = m.maxSlots
+	if want := float64(need)/m.loadFactor + 1; want < float64(m.limit) {
+		m.limit = int(want)
 	}
-	n = max(n, 2) // one slot always stays empty: probing ends
+	m.limit = max(m.limit, 2) // one slot always stays empty: probing ends
+	m.resize(min(m.limit, initialOffsetMapSlots))
+	m.size = 0
+	m.latest = -1
+}
+
+// resize makes an empty table of n slots (reusing the array).
+func (m *offsetMap) resize(n int) {
 	if cap(m.slots) < n {
 		m.slots = make([]offsetMapSlot, n)
 	} else {
 		m.slots = m.slots[:n]
 		clear(m.slots)
 	}
-	m.size = 0
 	m.maxEntries = min(max(int(float64(n)*m.loadFactor), 1), n-1)
-	m.latest = -1
+}
+
+// grow doubles the table (up to the limit) and rehashes; false when the
+// table is already at its limit.
+func (m *offsetMap) grow() bool {
+	if len(m.slots) >= m.limit {
+		return false
+	}
+	old := m.slots
+	m.slots = nil // a fresh array: the old one is read while filling
+	m.resize(min(2*len(old), m.limit))
+	for i := range old {
+		if old[i].off != 0 {
+			*m.slotFor(&old[i].hash) = old[i]
+		}
+	}
+	return true
 }
 
 // full reports whether the map holds as many keys as it may.
-func (m *offsetMap) full() bool { return m.size >= m.maxEntries }
+func (m *offsetMap) full() bool { return m.size >= m.maxEntries && len(m.slots) >= m.limit }
 
 // slotFor returns the slot holding hash, or the empty slot where it goes.
 func (m *offsetMap) slotFor(h *[md5.Size]byte) *offsetMapSlot {
@@ -85,8 +115,11 @@ func (m *offsetMap) put(key []byte, offset int64) bool {
 	h := md5.Sum(key)
 	s := m.slotFor(&h)
 	if s.off == 0 {
-		if m.full() {
-			return false
+		if m.size >= m.maxEntries {
+			if !m.grow() {
+				return false
+			}
+			s = m.slotFor(&h)
 		}
 		s.hash = h
 		m.size++

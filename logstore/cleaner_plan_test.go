@@ -34,6 +34,30 @@ func TestOffsetMap(t *testing.T) {
 	}
 }
 
+func TestOffsetMapGrows(t *testing.T) {
+	m := newOffsetMap(1<<30, 0.9)
+	m.reset(1 << 40)
+	if len(m.slots) != initialOffsetMapSlots {
+		t.Fatalf("starts with %d slots", len(m.slots))
+	}
+	const keys = 5 * initialOffsetMapSlots
+	for round := 0; round < 2; round++ {
+		for i := 0; i < keys; i++ {
+			if !m.put([]byte(fmt.Sprint(i)), int64(round*keys+i)) {
+				t.Fatalf("key %d refused", i)
+			}
+		}
+	}
+	if m.size != keys || len(m.slots) < keys || len(m.slots) > 4*keys {
+		t.Fatalf("%d keys in %d slots", m.size, len(m.slots))
+	}
+	for i := 0; i < keys; i++ {
+		if got := m.get([]byte(fmt.Sprint(i))); got != int64(keys+i) {
+			t.Fatalf("key %d: %d after growing", i, got)
+		}
+	}
+}
+
 func TestOffsetMapFull(t *testing.T) {
 	// 10 slots of memory, load factor 0.5: 5 keys fit.
 	m := newOffsetMap(10*offsetMapSlotSize, 0.5)

@@ -126,6 +126,13 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	ctrlDone := make(chan error, 1)
 	b.goroutines.Go("controller", func() { ctrlDone <- ctrl.Run(serveCtx) })
 	b.goroutines.Go("group-coordinator", func() { b.groups.Run(serveCtx) })
+	if cc, ok := b.cleanerConfig(); ok {
+		b.goroutines.Go("log-cleaner", func() {
+			if err := b.logs.RunCleaner(serveCtx, cc); err != nil {
+				log.WithError(err).Error("log cleaner not started")
+			}
+		})
+	}
 	for i, ln := range lns {
 		ln, name := ln, cfg.Listeners[i].Name
 		b.goroutines.Go("listener", func() { b.serve(serveCtx, ln, name) })
@@ -161,6 +168,7 @@ func (b *Broker) logConfig() logstore.Config {
 	c.MaxMessageBytes = b.cfg.MessageMaxBytes
 	c.FlushIntervalMessages = b.cfg.LogFlushIntervalMessages
 	c.FlushInterval = b.cfg.LogFlushInterval
+	b.applyCleanerDefaults(&c)
 	c.EnsureDefaults()
 	return c
 }

@@ -85,6 +85,16 @@ func defaultConfig() Config {
 		LogRetentionBytes:             -1,
 		LogRetentionCheckInterval:     300000 * time.Millisecond,
 		LogFlushIntervalMessages:      math.MaxInt64,
+		LogCleanupPolicy:              "delete",
+		LogCleanerEnable:              true,
+		LogCleanerThreads:             1,
+		LogCleanerDedupeBufferSize:    128 << 20,
+		LogCleanerIOBufferSize:        512 << 10,
+		LogCleanerIOBufferLoadFactor:  0.9,
+		LogCleanerBackoff:             15000 * time.Millisecond,
+		LogCleanerMinCleanableRatio:   0.5,
+		LogCleanerDeleteRetention:     86400000 * time.Millisecond,
+		LogCleanerMaxCompactionLag:    time.Duration(math.MaxInt64),
 		MessageMaxBytes:               1000012,
 		SocketRequestMaxBytes:         104857600,
 		SocketSendBufferBytes:         102400,
@@ -224,7 +234,7 @@ func (c *Config) Validate() error {
 	if int64(c.MessageMaxBytes) > int64(c.SocketRequestMaxBytes) {
 		return fmt.Errorf("message.max.bytes=%d is larger than socket.request.max.bytes=%d: a produce request could never carry such a batch", c.MessageMaxBytes, c.SocketRequestMaxBytes)
 	}
-	return nil
+	return c.validateCleaner()
 }
 
 func (c *Config) validateListeners() error {

@@ -29,6 +29,10 @@ var keyOrder = []string{
 	"log.retention.hours", "log.retention.minutes", "log.retention.ms",
 	"log.retention.bytes", "log.retention.check.interval.ms",
 	"log.flush.interval.messages", "log.flush.interval.ms",
+	"log.cleanup.policy", "log.cleaner.enable", "log.cleaner.threads", "log.cleaner.dedupe.buffer.size",
+	"log.cleaner.io.buffer.size", "log.cleaner.io.buffer.load.factor", "log.cleaner.backoff.ms",
+	"log.cleaner.min.cleanable.ratio", "log.cleaner.delete.retention.ms",
+	"log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms",
 	"message.max.bytes", "socket.request.max.bytes",
 	"socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"min.insync.replicas", "unclean.leader.election.enable", "controlled.shutdown.enable",
@@ -132,6 +136,29 @@ var keySetters = map[string]setter{
 		return setInt64(&c.LogFlushIntervalMessages, v, 1, math.MaxInt64, expPosInt)
 	},
 	"log.flush.interval.ms": msSetter(func(c *Config) *time.Duration { return &c.LogFlushInterval }, 0),
+	"log.cleanup.policy": func(c *Config, v string) string {
+		if isCleanupPolicy(v) != nil {
+			return "compact, delete or compact,delete"
+		}
+		c.LogCleanupPolicy = v
+		return ""
+	},
+	"log.cleaner.enable": boolSetter(func(c *Config) *bool { return &c.LogCleanerEnable }),
+	"log.cleaner.threads": func(c *Config, v string) string {
+		return setInt32(&c.LogCleanerThreads, v, 0, math.MaxInt32, expNonNegInt)
+	},
+	"log.cleaner.dedupe.buffer.size": func(c *Config, v string) string {
+		return setInt64(&c.LogCleanerDedupeBufferSize, v, 0, math.MaxInt64, expNonNegInt)
+	},
+	"log.cleaner.io.buffer.size": func(c *Config, v string) string {
+		return setInt32(&c.LogCleanerIOBufferSize, v, 0, math.MaxInt32, expNonNegInt)
+	},
+	"log.cleaner.io.buffer.load.factor": floatSetter(func(c *Config) *float64 { return &c.LogCleanerIOBufferLoadFactor }, "a number greater than 0 and at most 1", 0, 1, false),
+	"log.cleaner.backoff.ms":            msSetter(func(c *Config) *time.Duration { return &c.LogCleanerBackoff }, 0),
+	"log.cleaner.min.cleanable.ratio":   floatSetter(func(c *Config) *float64 { return &c.LogCleanerMinCleanableRatio }, "a number between 0 and 1", 0, 1, true),
+	"log.cleaner.delete.retention.ms":   longMsSetter(func(c *Config) *time.Duration { return &c.LogCleanerDeleteRetention }, 0),
+	"log.cleaner.min.compaction.lag.ms": longMsSetter(func(c *Config) *time.Duration { return &c.LogCleanerMinCompactionLag }, 0),
+	"log.cleaner.max.compaction.lag.ms": longMsSetter(func(c *Config) *time.Duration { return &c.LogCleanerMaxCompactionLag }, 1),
 	"message.max.bytes": func(c *Config, v string) string {
 		return setInt32(&c.MessageMaxBytes, v, 0, math.MaxInt32, expNonNegInt)
 	},

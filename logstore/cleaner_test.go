@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -569,5 +570,106 @@ func TestCleanerCrashAtEverySwapStep(t *testing.T) {
 			}
 			t.Logf("step %d: recovered to the %s records", step, map[bool]string{true: "cleaned", false: "old"}[equalRecords(got, want)])
 		})
+	}
+}
+
+// TestCleanerConcurrentWithAppendsAndReads runs the cleaner in the
+// background (RunCleaner) while a writer appends overwrites and a reader
+// keeps reading the whole log: the race detector watches, every read sees
+// increasing offsets and valid batches, and at the end the log is a
+// subsequence of what was written holding every key's latest value.
+func TestCleanerConcurrentWithAppendsAndReads(t *testing.T) {
+	dir := t.TempDir()
+	cfg := compactConfig()
+	cfg.FileDeleteDelay = 5 * time.Second // readers hold regions of replaced segments meanwhile
+	m, l := openCompactManager(t, dir, cfg)
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cleanerDone := make(chan error, 1)
+	go func() { cleanerDone <- m.RunCleaner(ctx, CleanerConfig{Backoff: time.Millisecond}) }()
+
+	written := map[int64]logRecord{}
+	latest := map[string]string{}
+	stopReader := make(chan struct{})
+	readerDone := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stopReader:
+				readerDone <- nil
+				return
+			default:
+			}
+			r, err := l.Read(l.LogStartOffset(), math.MaxInt32, l.HighWatermark(), true)
+			if err != nil {
+				readerDone <- err
+				return
+			}
+			b, err := r.AppendTo(nil)
+			if err != nil {
+				readerDone <- err // a region must stay readable until the delayed delete
+				return
+			}
+			prev := int64(-1)
+			for len(b) > 0 {
+				h, err := ParseBatchHeader(b)
+				if err == nil {
+					err = checkCRC(h, b[:h.Size()])
+				}
+				if err != nil || h.BaseOffset <= prev {
+					readerDone <- fmt.Errorf("batch at %d after %d: %v", h.BaseOffset, prev, err)
+					return
+				}
+				prev = h.LastOffset()
+				b = b[h.Size():]
+			}
+		}
+	}()
+	ts := time.Now().UnixMilli()
+	for i := 0; i < 400; i++ {
+		var recs []kv
+		for j := 0; j < 4; j++ {
+			k, v := fmt.Sprintf("k%02d", (i*4+j)%37), fmt.Sprint("v", i, "-", j)
+			recs = append(recs, rec(k, v))
+		}
+		info := mustAppend(t, l, keyedBatch(t, CompressionSnappy, -1, 0, ts, recs...))
+		for j, r := range recs {
+			written[info.FirstOffset+int64(j)] = logRecord{info.FirstOffset + int64(j), string(r.key), string(r.value), false}
+			latest[string(r.key)] = string(r.value)
+		}
+		l.SetHighWatermark(l.LogEndOffset())
+	}
+	close(stopReader)
+	if err := <-readerDone; err != nil {
+		t.Fatalf("reader: %v", err)
+	}
+	rollAndAppend(t, l, CompressionNone)
+	eventually := time.Now().Add(time.Minute)
+	for l.CleanerOffset() < activeBase(l) && time.Now().Before(eventually) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-cleanerDone; err != nil {
+		t.Fatal(err)
+	}
+	if l.CleanerOffset() < activeBase(l) {
+		t.Fatalf("cleaner offset %d never reached %d", l.CleanerOffset(), activeBase(l))
+	}
+	got := records(readLog(t, l))
+	last := map[string]string{}
+	for _, r := range got {
+		if r.key == "tail" {
+			continue
+		}
+		if w, ok := written[r.offset]; !ok || w != r {
+			t.Fatalf("record %+v was never written so (%+v)", r, w)
+		}
+		last[r.key] = r.value
+	}
+	if !reflect.DeepEqual(last, latest) {
+		t.Fatalf("latest values:\n got %v\nwant %v", last, latest)
+	}
+	if len(got) > len(latest)+1 {
+		t.Fatalf("%d records left for %d keys", len(got), len(latest))
 	}
 }

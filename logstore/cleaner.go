@@ -892,21 +892,19 @@ func (r *recordReader) recordKey(h BatchHeader) (int64, []byte, bool, error) {
 
 // checkRecordKeys is the produce-time rule of compacted topics (Kafka's
 // LogValidator.validateKey): every record must have a key, else
-// ErrInvalidRecord with Kafka's message. batch is one validated batch.
+// ErrInvalidRecord with Kafka's message. The records are decoded whole (as
+// Kafka does for compacted topics), so a batch the cleaner can not rewrite
+// never gets in: a malformed one is ErrCorruptMessage. batch is one
+// validated batch.
 func checkRecordKeys(batch []byte, tp TopicPartition) error {
-	h, err := ParseBatchHeader(batch)
+	_, recs, err := DecodeRecords(batch)
 	if err != nil {
 		return err
 	}
-	missing := false
-	if err := eachRecord(h, batch, func(_ int64, key []byte, _ bool) bool {
-		missing = key == nil
-		return !missing
-	}); err != nil {
-		return err
-	}
-	if missing {
-		return fmt.Errorf("%w: Compacted topic cannot accept message without key in topic partition %s.", ErrInvalidRecord, tp)
+	for _, r := range recs {
+		if r.Key == nil {
+			return fmt.Errorf("%w: Compacted topic cannot accept message without key in topic partition %s.", ErrInvalidRecord, tp)
+		}
 	}
 	return nil
 }

@@ -222,8 +222,8 @@ func (l *Log) cleanSnapshot() (cleanJob, bool) {
 	return job, true
 }
 
-// CleanStats describes one cleaning of one log.
-type CleanStats struct {
+// cleanStats describes one cleaning of one log.
+type cleanStats struct {
 	FirstDirty, EndOffset int64 // cleaned: the dirty offsets [FirstDirty, EndOffset) deduplicated
 	MapRecords            int64 // keyed records put in the offset map
 	MapBytesRead          int64 // bytes read to build the offset map
@@ -309,10 +309,10 @@ func (c *cleaner) cleanFilthiest(ctx context.Context, m *Manager, now time.Time,
 // its key's latest offset (tombstones until delete.retention.ms after the
 // clean section's last segment was written), and swaps each cleaned group
 // in. The cleaner checkpoint becomes the end of the mapped range.
-func (c *cleaner) clean(ctx context.Context, l *Log, job cleanJob, now time.Time) (CleanStats, error) {
+func (c *cleaner) clean(ctx context.Context, l *Log, job cleanJob, now time.Time) (cleanStats, error) {
 	start := time.Now()
 	p := job.plan
-	st := CleanStats{FirstDirty: p.firstDirty}
+	st := cleanStats{FirstDirty: p.firstDirty}
 	endOffset, err := c.buildOffsetMap(ctx, job, &st)
 	if err != nil {
 		return st, err
@@ -365,7 +365,7 @@ func (c *cleaner) clean(ctx context.Context, l *Log, job cleanJob, now time.Time
 // buildOffsetMap) and returns the end of the mapped range: the dirty
 // section's end, or, when the map filled up first, the last mapped offset
 // + 1.
-func (c *cleaner) buildOffsetMap(ctx context.Context, job cleanJob, st *CleanStats) (int64, error) {
+func (c *cleaner) buildOffsetMap(ctx context.Context, job cleanJob, st *cleanStats) (int64, error) {
 	p := job.plan
 	c.om.reset(p.firstUncleanable - p.firstDirty)
 	for i, s := range job.segs {
@@ -460,7 +460,7 @@ type cleanGroup struct {
 // cleanGroup writes the group's surviving batches into <base>.log.cleaned
 // (with its indexes), fsyncs it, gives it the last source segment's mtime
 // (the next cleaning's tombstone horizon, as Kafka) and swaps it in.
-func (c *cleaner) cleanGroup(ctx context.Context, l *Log, job cleanJob, g cleanGroup, now time.Time, st *CleanStats) (err error) {
+func (c *cleaner) cleanGroup(ctx context.Context, l *Log, job cleanJob, g cleanGroup, now time.Time, st *cleanStats) (err error) {
 	cfg := job.view.cfg
 	dst, _, err := openSegmentSuffix(l.dir, g.segs[0].base, cleanedSuffix, true, now)
 	if err != nil {
@@ -528,7 +528,7 @@ func (c *cleaner) hook(step int) error {
 var errSimulatedCrash = errors.New("logstore: simulated crash")
 
 // cleanInto filters the batches of src (its first limit bytes) into w.
-func (c *cleaner) cleanInto(ctx context.Context, src *segment, limit int64, w *segmentWriter, g cleanGroup, retainDeletes bool, st *CleanStats) error {
+func (c *cleaner) cleanInto(ctx context.Context, src *segment, limit int64, w *segmentWriter, g cleanGroup, retainDeletes bool, st *cleanStats) error {
 	r := c.reader(src, limit)
 	keep := func(off int64, key []byte, hasValue bool) bool {
 		latest := int64(-1)

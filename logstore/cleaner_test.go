@@ -482,10 +482,10 @@ func TestCompactedLogRefusesKeylessRecords(t *testing.T) {
 }
 
 // cleanOnce runs one cleaning of l with c, as the Manager would.
-func cleanOnce(l *Log, c *cleaner) (CleanStats, error) {
+func cleanOnce(l *Log, c *cleaner) (cleanStats, error) {
 	job, ok := l.cleanSnapshot()
 	if !ok {
-		return CleanStats{}, errors.New("not cleanable")
+		return cleanStats{}, errors.New("not cleanable")
 	}
 	job.plan = planClean(job.view, time.Now().UnixMilli())
 	return c.clean(context.Background(), l, job, time.Now())

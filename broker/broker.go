@@ -137,6 +137,13 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	b.goroutines.Go("controller", func() { ctrlDone <- ctrl.Run(serveCtx) })
 	b.goroutines.Go("group-coordinator", func() { b.groups.Run(serveCtx) })
 	b.goroutines.Go("log-manager", func() { b.logs.RunBackground(serveCtx, b.backgroundConfig()) })
+	if cc, ok := b.cleanerConfig(); ok {
+		b.goroutines.Go("log-cleaner", func() {
+			if err := b.logs.RunCleaner(serveCtx, cc); err != nil {
+				log.WithError(err).Error("log cleaner not started")
+			}
+		})
+	}
 	for i, ln := range lns {
 		ln, name := ln, cfg.Listeners[i].Name
 		b.goroutines.Go("listener", func() { b.serve(serveCtx, ln, name) })

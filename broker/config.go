@@ -41,6 +41,14 @@ type Config struct {
 	LogFlushIntervalMessages int64         // log.flush.interval.messages, default math.MaxInt64
 	LogFlushInterval         time.Duration // log.flush.interval.ms, default 0 = unset
 
+	// Compaction (log.cleanup.policy and log.cleaner.*).
+	LogCleanerEnable             bool          // log.cleaner.enable, default true
+	LogCleanerThreads            int32         // log.cleaner.threads, default 1 (0 = no cleaning)
+	LogCleanerDedupeBufferSize   int64         // log.cleaner.dedupe.buffer.size, default 134217728
+	LogCleanerIOBufferSize       int32         // log.cleaner.io.buffer.size, default 524288
+	LogCleanerIOBufferLoadFactor float64       // log.cleaner.io.buffer.load.factor, default 0.9
+	LogCleanerBackoff            time.Duration // log.cleaner.backoff.ms, default 15000
+
 	MessageMaxBytes             int32 // message.max.bytes, default 1000012
 	SocketRequestMaxBytes       int32 // socket.request.max.bytes, default 104857600
 	MinInsyncReplicas           int16 // min.insync.replicas, default 1

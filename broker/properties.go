@@ -106,6 +106,12 @@ func defaultConfig() Config {
 		GroupMaxSize:                          math.MaxInt32,
 		OffsetMetadataMaxBytes:                4096,
 		LogCleanupDelete:                      true,
+		LogCleanerEnable:                      true,
+		LogCleanerThreads:                     1,
+		LogCleanerDedupeBufferSize:            128 << 20,
+		LogCleanerIOBufferSize:                512 << 10,
+		LogCleanerIOBufferLoadFactor:          0.9,
+		LogCleanerBackoff:                     15000 * time.Millisecond,
 		LogCleanerDeleteRetention:             86400000 * time.Millisecond,
 		LogCleanerMinCleanableRatio:           0.5,
 		LogCleanerMaxCompactionLag:            math.MaxInt64,
@@ -236,7 +242,7 @@ func (c *Config) Validate() error {
 	if int64(c.MessageMaxBytes) > int64(c.SocketRequestMaxBytes) {
 		return fmt.Errorf("message.max.bytes=%d is larger than socket.request.max.bytes=%d: a produce request could never carry such a batch", c.MessageMaxBytes, c.SocketRequestMaxBytes)
 	}
-	return nil
+	return c.validateCleaner()
 }
 
 func (c *Config) validateListeners() error {

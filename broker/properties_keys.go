@@ -29,7 +29,9 @@ var keyOrder = []string{
 	"log.retention.hours", "log.retention.minutes", "log.retention.ms",
 	"log.retention.bytes", "log.retention.check.interval.ms",
 	"log.flush.interval.messages", "log.flush.interval.ms",
-	"log.cleanup.policy", "log.cleaner.delete.retention.ms", "log.cleaner.min.cleanable.ratio",
+	"log.cleanup.policy", "log.cleaner.enable", "log.cleaner.threads", "log.cleaner.dedupe.buffer.size",
+	"log.cleaner.io.buffer.size", "log.cleaner.io.buffer.load.factor", "log.cleaner.backoff.ms",
+	"log.cleaner.delete.retention.ms", "log.cleaner.min.cleanable.ratio",
 	"log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "log.segment.delete.delay.ms",
 	"log.flush.scheduler.interval.ms", "log.flush.offset.checkpoint.interval.ms",
 	"log.flush.start.offset.checkpoint.interval.ms",
@@ -144,7 +146,19 @@ var keySetters = map[string]setter{
 		c.LogCleanupDelete, c.LogCleanupCompact = del, compact
 		return ""
 	},
-	"log.cleaner.delete.retention.ms": msSetter(func(c *Config) *time.Duration { return &c.LogCleanerDeleteRetention }, 0),
+	"log.cleaner.enable": boolSetter(func(c *Config) *bool { return &c.LogCleanerEnable }),
+	"log.cleaner.threads": func(c *Config, v string) string {
+		return setInt32(&c.LogCleanerThreads, v, 0, math.MaxInt32, expNonNegInt)
+	},
+	"log.cleaner.dedupe.buffer.size": func(c *Config, v string) string {
+		return setInt64(&c.LogCleanerDedupeBufferSize, v, 0, math.MaxInt64, expNonNegInt)
+	},
+	"log.cleaner.io.buffer.size": func(c *Config, v string) string {
+		return setInt32(&c.LogCleanerIOBufferSize, v, 0, math.MaxInt32, expNonNegInt)
+	},
+	"log.cleaner.io.buffer.load.factor": floatSetter(func(c *Config) *float64 { return &c.LogCleanerIOBufferLoadFactor }, "a number greater than 0 and at most 1", 0, 1, false),
+	"log.cleaner.backoff.ms":            msSetter(func(c *Config) *time.Duration { return &c.LogCleanerBackoff }, 0),
+	"log.cleaner.delete.retention.ms":   msSetter(func(c *Config) *time.Duration { return &c.LogCleanerDeleteRetention }, 0),
 	"log.cleaner.min.cleanable.ratio": func(c *Config, v string) string {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil || f < 0 || f > 1 {

@@ -125,10 +125,54 @@
 // performs pending removals at once; leftover *.deleted files are removed on
 // open.
 //
+// # Compaction
+//
+// Logs with Config.CleanupCompact (cleanup.policy compact or
+// compact,delete) are compacted by the log cleaner, Kafka 2.4's
+// LogCleaner: Manager.RunCleaner runs CleanerConfig.Threads goroutines
+// that each pick the log with the highest dirty ratio (cleanable bytes over
+// all bytes) above MinCleanableDirtyRatio, or one whose MaxCompactionLag has
+// passed, and clean it (Manager.CleanNow does one pass). The cleanable part
+// runs from the cleaner checkpoint to the first "uncleanable" offset: the
+// active segment's base, the high watermark, or the first segment holding
+// records younger than MinCompactionLag, rounded down to a segment base.
+// Cleaning maps every key of that dirty part to its latest offset (an
+// offsetMap, Kafka's SkimpyOffsetMap: 16-byte MD5 of the key + offset,
+// bounded by log.cleaner.dedupe.buffer.size; when it fills, cleaning stops
+// at the last mapped offset), then rewrites every segment from the start of
+// the log to the end of the mapped range, in groups that stay within
+// segment.bytes, the index size and int32 offsets, into one
+// <base>.log.cleaned segment per group. A record survives when it is its
+// key's latest (or lies past the mapped range); tombstones (null values)
+// survive while their segment's mtime is after the deletion horizon (the
+// last clean segment's mtime minus DeleteRetention, Kafka's rule); records
+// without a key are dropped (Append refuses them on compacted logs with
+// ErrInvalidRecord, Kafka's "Compacted topic cannot accept message without
+// key"). Offsets are kept (gaps appear); a batch keeping all its records is
+// copied byte for byte, one losing some is re-encoded with its codec, base
+// offset and last offset delta kept; one losing all disappears unless it is
+// the last batch of an idempotent producer, kept empty (its header carries
+// the producer's last sequence). The cleaned segment keeps the last source
+// segment's mtime.
+//
+// The swap is Kafka's Log.replaceSegments, under the log's mutex: the
+// .cleaned files are renamed .swap, the old segments' files .deleted, the
+// .swap files to their final names, each step followed by a directory
+// fsync, then the new segment list is published; old files are removed
+// after FileDeleteDelay, so readers of old regions keep working. On open a
+// .log.swap replaces the segments it covers and becomes the .log, unless a
+// .cleaned file at or below its base shows the operation incomplete (then
+// the swap is dropped, KAFKA-6264); an index .swap means the .log was
+// already swapped: the indexes are rebuilt. A truncation, the deletion of a
+// source segment or Close during a cleaning aborts its swap. Progress is
+// Log.CleanerOffset, persisted per log dir in cleaner-offset-checkpoint
+// after every cleaning and on Close, lowered by truncations.
+//
 // # Not yet (the full log-store issue)
 //
-// Compaction (.cleaned/.swap, cleaner-offset-checkpoint; stray .swap files
-// are removed today); producer-state snapshots and .txnindex;
+// The cleaner's I/O throttle (log.cleaner.io.max.bytes.per.second) and
+// transactional batches (aborted transactions, markers) in compaction;
+// producer-state snapshots and .txnindex;
 // LogAppendTime (needs a CRC rewrite); record-level OffsetForTimestamp (today
 // the answer is the matching batch's base offset and maxTimestamp); lazy
 // index mapping for old segments; the FS seam for crash and error injection

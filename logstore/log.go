@@ -40,6 +40,10 @@ type Log struct {
 	hw            atomic.Int64
 	logStart      atomic.Int64 // >= the first segment's base
 	recoveryPoint atomic.Int64
+	// cleanerOffset is the cleaner's checkpoint (first dirty offset, 0 =
+	// never cleaned), truncGen counts truncations; both change under mu.
+	cleanerOffset atomic.Int64
+	truncGen      atomic.Int64
 	lastFlush     atomic.Int64 // unix nanoseconds
 	closed        atomic.Bool
 	// epochs is the leader epoch cache, an immutable slice replaced under mu
@@ -215,6 +219,9 @@ func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool,
 	}
 	for pos := 0; pos < len(records); {
 		h, err := ValidateBatch(records[pos:], cfg.MaxMessageBytes)
+		if err == nil && cfg.CleanupCompact {
+			err = checkRecordKeys(records[pos:pos+int(h.Size())], l.tp)
+		}
 		if err != nil {
 			return info, false, fmt.Errorf("batch %d at byte %d: %w", len(l.batches), pos, err)
 		}

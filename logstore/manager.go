@@ -33,6 +33,7 @@ type Manager struct {
 	bg      sync.WaitGroup
 	stop    chan struct{}
 	pending map[*time.Timer]struct{} // delayed directory removals, under mu
+	cleaner cleanerState             // log cleaner bookkeeping (cleaner.go)
 }
 
 type logDir struct {
@@ -92,6 +93,7 @@ func (m *Manager) openDir(path string) error {
 	rps := m.readCheckpoint(filepath.Join(path, RecoveryPointCheckpointFile))
 	hws := m.readCheckpoint(filepath.Join(path, ReplicationCheckpointFile))
 	starts := m.readCheckpoint(filepath.Join(path, LogStartOffsetCheckpointFile))
+	cleaned := m.readCheckpoint(filepath.Join(path, CleanerOffsetCheckpointFile))
 	ents, err := os.ReadDir(path)
 	if err != nil {
 		return fmt.Errorf("log dir %s: %w", path, err)
@@ -118,7 +120,7 @@ func (m *Manager) openDir(path string) error {
 			hw = -1
 		}
 		start := time.Now()
-		l, err := openLog(path, tp, m.cfg, m.logger, openOptions{recoveryPoint: rps[tp], highWatermark: hw, logStartOffset: starts[tp], clean: clean})
+		l, err := openLog(path, tp, m.cfg, m.logger, openOptions{recoveryPoint: rps[tp], highWatermark: hw, logStartOffset: starts[tp], clean: clean, cleanerOffset: cleaned[tp]})
 		if err != nil {
 			return err
 		}
@@ -411,7 +413,7 @@ func (m *Manager) closeAll(clean bool) error {
 		}
 	}
 	if clean {
-		if err := errors.Join(m.CheckpointRecoveryPoints(), m.CheckpointLogStartOffsets()); err != nil {
+		if err := errors.Join(m.CheckpointRecoveryPoints(), m.CheckpointLogStartOffsets(), m.CheckpointCleanerOffsets()); err != nil {
 			errs = append(errs, err)
 			for _, d := range m.dirs {
 				failed[d.path] = true

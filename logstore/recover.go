@@ -21,6 +21,7 @@ type openOptions struct {
 	highWatermark  int64 // from replication-offset-checkpoint; -1 if unknown
 	logStartOffset int64 // from log-start-offset-checkpoint; 0 if unknown
 	clean          bool  // the log dir had a clean-shutdown marker
+	cleanerOffset  int64 // from cleaner-offset-checkpoint; 0 if none
 	now            func() time.Time
 }
 
@@ -60,6 +61,7 @@ func openLog(parent string, tp TopicPartition, cfg Config, logger logrus.FieldLo
 	l.recoveryPoint.Store(last.next.Load())
 	l.lastFlush.Store(opt.now().UnixNano())
 	l.logStart.Store(max(opt.logStartOffset, segs[0].base))
+	l.cleanerOffset.Store(min(opt.cleanerOffset, l.leo.Load()))
 	if err := l.startPastEnd(); err != nil {
 		l.close(false)
 		return nil, fmt.Errorf("open log %s: %w", tp, err)
@@ -133,7 +135,7 @@ func (l *Log) scanDir() ([]int64, map[int64]bool, error) {
 		return nil
 	}
 	minCleaned := int64(math.MaxInt64)
-	var swaps []int64
+	var swaps, idxSwaps []int64
 	for _, e := range ents {
 		name := e.Name()
 		if !e.Type().IsRegular() {
@@ -152,9 +154,15 @@ func (l *Log) scanDir() ([]int64, map[int64]bool, error) {
 			err = rm(name)
 		case strings.HasSuffix(name, swapSuffix):
 			l.logger.Infof("found file %s from an interrupted swap operation", filepath.Join(l.dir, name))
-			if isSeg && name == segmentName(base)+logSuffix+swapSuffix {
+			switch {
+			case isSeg && name == segmentName(base)+logSuffix+swapSuffix:
 				swaps = append(swaps, base)
-			} else {
+			case isSeg:
+				// an index .swap: the swap of its .log completed, the
+				// index renames did not; rebuild that segment's indexes.
+				idxSwaps = append(idxSwaps, base)
+				err = rm(name)
+			default:
 				err = rm(name)
 			}
 		}
@@ -163,6 +171,15 @@ func (l *Log) scanDir() ([]int64, map[int64]bool, error) {
 		}
 	}
 	rebuild := map[int64]bool{}
+	for _, base := range idxSwaps {
+		_, idx, tidx := segmentPaths(l.dir, base)
+		for _, p := range []string{idx, tidx} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, nil, err
+			}
+		}
+		rebuild[base] = true
+	}
 	for _, base := range swaps {
 		if err := l.completeSwap(base, minCleaned, rebuild); err != nil {
 			return nil, nil, err

@@ -248,6 +248,7 @@ func (l *Log) truncateToLocked(offset int64) (bool, error) {
 		return true, l.truncateFullyLocked(offset)
 	}
 	l.logger.Infof("truncating log to offset %d (log end offset %d)", offset, l.leo.Load())
+	l.noteTruncationLocked(offset)
 	k := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset })
 	keep, dead := append([]*segment(nil), segs[:k]...), segs[k:]
 	l.leo.Store(offset) // readers stop at offset from now on
@@ -340,6 +341,7 @@ func (l *Log) truncateFullyChecked(offset int64) error {
 func (l *Log) truncateFullyLocked(offset int64) error {
 	l.logger.Infof("truncating log fully, new start offset %d (was [%d, %d))", offset, l.logStart.Load(), l.leo.Load())
 	dead := l.segments()
+	l.noteTruncationLocked(offset)
 	// Rename first: the new segment may reuse a dead one's name.
 	if err := l.deleteSegmentsLocked(dead); err != nil {
 		return err

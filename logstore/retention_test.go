@@ -138,9 +138,12 @@ func TestDeleteOldSegmentsCompactOnly(t *testing.T) {
 	now := time.Now()
 	cfg := DefaultConfig()
 	cfg.IndexMaxBytes, cfg.IndexIntervalBytes = 1024, 256
-	cfg.CleanupDelete, cfg.CleanupCompact = false, true
 	cfg.RetentionTime, cfg.RetentionBytes = time.Millisecond, 1
-	l := retentionLog(t, cfg, now, 4)
+	l := retentionLog(t, cfg, now, 4) // keyless records: appended before the policy change
+	cfg.CleanupDelete, cfg.CleanupCompact = false, true
+	if err := l.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
 	l.SetHighWatermark(l.LogEndOffset())
 	if n, err := l.DeleteOldSegments(now); n != 0 || err != nil {
 		t.Fatalf("compact-only log lost %d segments to retention (%v)", n, err)

@@ -63,7 +63,14 @@ func segmentPaths(dir string, base int64) (log, index, timeindex string) {
 // files of a segment. It reports whether the index files had a sane size;
 // content checks and recovery are the caller's.
 func openSegment(dir string, base int64, create bool, now time.Time) (*segment, bool, error) {
+	return openSegmentSuffix(dir, base, "", create, now)
+}
+
+// openSegmentSuffix is openSegment for files whose names carry suffix after
+// the usual one (the cleaner's "<base>.log.cleaned", ...).
+func openSegmentSuffix(dir string, base int64, suffix string, create bool, now time.Time) (*segment, bool, error) {
 	logPath, idxPath, tidxPath := segmentPaths(dir, base)
+	logPath, idxPath, tidxPath = logPath+suffix, idxPath+suffix, tidxPath+suffix
 	flags := os.O_RDWR
 	if create {
 		flags |= os.O_CREATE | os.O_TRUNC

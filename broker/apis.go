@@ -31,6 +31,7 @@ func (b *Broker) registerAPIs() {
 		4:  {0, 4, b.handleLeaderAndIsr},
 		5:  {0, 2, b.handleStopReplica},
 		6:  {0, 6, b.handleUpdateMetadata},
+		7:  {0, 3, b.handleControlledShutdown},
 		18: {0, 3, b.handleApiVersions},
 		19: {0, 5, b.handleCreateTopics},
 		20: {0, 4, b.handleDeleteTopics},

@@ -35,6 +35,7 @@ type Broker struct {
 	epoch     atomic.Int64 // broker epoch: czxid of /brokers/ids/<id>
 	meta      *metadataCache
 	replicas  *replicaManager
+	ctrl      *controller.Controller
 
 	parkedFetches atomic.Int64 // fetches waiting for data (long polling)
 	// Record bytes of fetch answers sent with sendfile(2), and those copied
@@ -100,7 +101,8 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	}
 	defer stopRegistration()
 
-	serveCtx, stopServing := context.WithCancel(ctx)
+	// Serving outlives ctx (SIGTERM) until the controlled shutdown is over.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	b.replicas.fetchers = newFetcherManager(serveCtx, b.replicas, fetcherConfig{
 		waitMax: cfg.ReplicaFetchWaitMax, minBytes: cfg.ReplicaFetchMinBytes, maxBytes: cfg.ReplicaFetchMaxBytes,
@@ -112,6 +114,7 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	ctrlCfg.DeleteTopicEnable = cfg.DeleteTopicEnable
 	ctrlCfg.UncleanLeaderElectionEnable = cfg.UncleanLeaderElectionEnable
 	ctrl := controller.New(ctrlCfg, b.zk, log.WithField("component", "controller"))
+	b.ctrl = ctrl
 	ctrlDone := make(chan error, 1)
 	b.goroutines.Go("controller", func() { ctrlDone <- ctrl.Run(serveCtx) })
 	for i, ln := range lns {
@@ -133,6 +136,11 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 		}
 	}
 	log.Info("shutting down")
+	if runErr == nil && cfg.ControlledShutdownEnable {
+		// Bounded by the retries; a second signal is not awaited (the
+		// process is killed then).
+		b.controlledShutdown(serveCtx)
+	}
 	stopServing()
 	b.goroutines.Wait()
 	log.Info("shut down")

@@ -101,6 +101,12 @@ func defaultConfig() Config {
 		OffsetsTopicReplicationFactor: 3,
 		OffsetsTopicNumPartitions:     50,
 		GroupInitialRebalanceDelay:    3000 * time.Millisecond,
+
+		ControlledShutdownMaxRetries:       3,
+		ControlledShutdownRetryBackoff:     5000 * time.Millisecond,
+		AutoLeaderRebalanceEnable:          true,
+		LeaderImbalancePerBrokerPercentage: 10,
+		LeaderImbalanceCheckInterval:       300 * time.Second,
 	}
 }
 

@@ -160,6 +160,8 @@ func (c *Controller) handle(ctx context.Context, ev event) {
 		c.step(ctx, e.term, c.onDeleteTopics)
 	case evIsrChange:
 		c.step(ctx, e.term, c.onIsrChange)
+	case evControlledShutdown:
+		c.onControlledShutdown(ctx, e)
 	case evStopReplicaResponse:
 		c.step(ctx, e.term, func(ctx context.Context) error {
 			return c.execute(ctx, c.st.OnStopReplicaDeleteResponse(e.broker, e.errs))

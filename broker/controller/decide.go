@@ -96,6 +96,10 @@ type Plan struct {
 	After         []*Batch
 	DeleteTopics  []string
 	RemoveMarkers []string
+	// Replan decides again for partitions whose conditional write
+	// conflicted, once their state znodes were re-read; nil means
+	// PlanReconcile (the decision of next()).
+	Replan func(tps []TP) *Plan
 }
 
 func (p *Plan) merge(o *Plan) {
@@ -174,7 +178,7 @@ func (s *State) next(tp TP) (w Write, ok bool) {
 	}
 	cur, exists := s.Leadership[tp]
 	if !exists {
-		live := s.liveReplicas(tp)
+		live := s.onlineReplicas(tp)
 		if len(live) == 0 {
 			return Write{}, false // stays NewPartition until a replica is live
 		}
@@ -189,7 +193,7 @@ func (s *State) next(tp TP) (w Write, ok bool) {
 	nl.ISR = slices.Clone(cur.ISR)
 	nl.ControllerEpoch = s.Epoch
 	if cur.Leader == NoLeader || !s.isLive(cur.Leader) {
-		if leader, isr, elected := ElectOffline(s.Replicas(tp), cur.ISR, s.isLive, s.unclean(tp.Topic)); elected {
+		if leader, isr, elected := ElectOffline(s.Replicas(tp), cur.ISR, s.canLead, s.unclean(tp.Topic)); elected {
 			nl.Leader, nl.ISR = leader, isr
 		} else {
 			nl.Leader, nl.ISR = NoLeader, shrinkISR(cur.ISR, s.isLive)
@@ -294,6 +298,9 @@ func (s *State) PlanBrokerFailure(dead []int32) *Plan {
 		delete(live, id)
 	}
 	s.Live = live
+	for _, id := range dead {
+		delete(s.ShuttingDown, id)
+	}
 	for _, d := range s.Deleting {
 		for k, st := range d.replicas {
 			if slices.Contains(dead, k.Broker) && st == replicaDeleteStarted {

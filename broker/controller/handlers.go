@@ -287,6 +287,7 @@ func (c *Controller) onIsrChange(ctx context.Context) error {
 // conflicted (BADVERSION, NODEEXISTS) are re-read and decided again.
 func (c *Controller) execute(ctx context.Context, p *Plan) error {
 	for attempt := 0; p != nil; attempt++ {
+		replan := p.Replan
 		for _, b := range p.Before {
 			c.send(b)
 		}
@@ -323,7 +324,14 @@ func (c *Controller) execute(ctx context.Context, p *Plan) error {
 			if err := c.readStates(ctx, c.st, retry); err != nil {
 				return err
 			}
-			p = c.st.PlanReconcile(retry)
+			if replan != nil {
+				p = replan(retry)
+				if p.Replan == nil {
+					p.Replan = replan
+				}
+			} else {
+				p = c.st.PlanReconcile(retry)
+			}
 		}
 	}
 	return nil

@@ -36,6 +36,8 @@ func (b *Broker) registerAPIs() {
 		19: {0, 5, b.handleCreateTopics},
 		20: {0, 4, b.handleDeleteTopics},
 		23: {0, 3, b.handleOffsetForLeaderEpoch},
+		37: {0, 1, b.handleCreatePartitions},
+		43: {0, 2, b.handleElectLeaders},
 	}
 }
 

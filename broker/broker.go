@@ -113,6 +113,9 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	ctrlCfg.ListenerName = b.interBrokerListener()
 	ctrlCfg.DeleteTopicEnable = cfg.DeleteTopicEnable
 	ctrlCfg.UncleanLeaderElectionEnable = cfg.UncleanLeaderElectionEnable
+	ctrlCfg.AutoLeaderRebalanceEnable = cfg.AutoLeaderRebalanceEnable
+	ctrlCfg.LeaderImbalancePerBrokerPercentage = cfg.LeaderImbalancePerBrokerPercentage
+	ctrlCfg.LeaderImbalanceCheckInterval = cfg.LeaderImbalanceCheckInterval
 	ctrl := controller.New(ctrlCfg, b.zk, log.WithField("component", "controller"))
 	b.ctrl = ctrl
 	ctrlDone := make(chan error, 1)

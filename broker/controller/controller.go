@@ -36,6 +36,11 @@ type (
 	evDeleteTopics struct{ term uint64 }
 	// evIsrChange: children of /isr_change_notification changed.
 	evIsrChange struct{ term uint64 }
+	// evPreferredElection: /admin/preferred_replica_election was created,
+	// changed or deleted.
+	evPreferredElection struct{ term uint64 }
+	// evAutoRebalance: time for the leader imbalance check.
+	evAutoRebalance struct{ term uint64 }
 	// evStopReplicaResponse: a broker answered StopReplica(delete=true).
 	evStopReplicaResponse struct {
 		term   uint64
@@ -162,6 +167,12 @@ func (c *Controller) handle(ctx context.Context, ev event) {
 		c.step(ctx, e.term, c.onIsrChange)
 	case evControlledShutdown:
 		c.onControlledShutdown(ctx, e)
+	case evElectLeaders:
+		c.onElectLeaders(ctx, e)
+	case evPreferredElection:
+		c.step(ctx, e.term, c.onPreferredElection)
+	case evAutoRebalance:
+		c.step(ctx, e.term, c.onAutoRebalance)
 	case evStopReplicaResponse:
 		c.step(ctx, e.term, func(ctx context.Context) error {
 			return c.execute(ctx, c.st.OnStopReplicaDeleteResponse(e.broker, e.errs))

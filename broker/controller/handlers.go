@@ -80,7 +80,16 @@ func (c *Controller) onFailover(ctx context.Context) error {
 	}
 	p := st.QueueDeletions(markers, c.cfg.DeleteTopicEnable)
 	p.merge(st.PlanFailover())
-	return c.execute(ctx, p)
+	if err := c.execute(ctx, p); err != nil {
+		return err
+	}
+	// 5. Pending preferred-replica election (also arms its watch), then
+	// the auto leader rebalance.
+	if err := c.onPreferredElection(ctx); err != nil {
+		return err
+	}
+	c.scheduleAutoRebalance(autoRebalanceFirstDelay)
+	return nil
 }
 
 // readBrokers reads every registration under /brokers/ids.

@@ -216,3 +216,6 @@ func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	slices.Sort(keys)
 	return keys
 }
+
+// SortTPs sorts partitions by topic, then partition.
+func SortTPs(tps []TP) { sortTPs(tps) }

@@ -50,6 +50,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			topicsCommand(),
 			consoleProducerCommand(),
 			consoleConsumerCommand(),
+			leaderElectionCommand(),
+			preferredReplicaElectionCommand(),
 		},
 		Reader:                    stdin,
 		Writer:                    stdout,

@@ -58,10 +58,8 @@ func (c *Controller) onFailover(ctx context.Context) error {
 	}
 	st.Live = live
 	slices.Sort(topics)
-	for _, t := range topics {
-		if err := c.loadTopic(ctx, st, t); err != nil {
-			return err
-		}
+	if _, err := c.loadTopics(ctx, st, topics); err != nil {
+		return err
 	}
 	if err := c.readStates(ctx, st, st.Partitions()); err != nil {
 		return err
@@ -105,39 +103,48 @@ func (c *Controller) readBrokers(ctx context.Context) (map[int32]Broker, error) 
 	return live, nil
 }
 
-// loadTopic reads /brokers/topics/T with a data watch and its unclean
-// election override, and adds its partitions to st. It returns the
-// partitions that were new to st. A vanished topic adds nothing; a corrupt
-// one is logged and skipped.
-func (c *Controller) loadTopic(ctx context.Context, st *State, topic string) error {
-	_, err := c.loadTopicPartitions(ctx, st, topic)
-	return err
+// loadTopics reads /brokers/topics/T of every topic with a data watch and
+// their unclean election overrides, all pipelined, and adds their
+// partitions to st. It returns the partitions that were new to st, sorted.
+// Vanished topics add nothing; corrupt ones are logged and skipped.
+func (c *Controller) loadTopics(ctx context.Context, st *State, topics []string) ([]TP, error) {
+	if len(topics) == 0 {
+		return nil, nil
+	}
+	reads, err := c.zk.GetTopicsW(ctx, topics)
+	if err != nil {
+		return nil, err
+	}
+	present := make([]string, 0, len(reads))
+	for _, t := range topics {
+		if r, ok := reads[t]; ok {
+			c.watch(c.termCtx, r.Watch, evTopicModified{term: c.term, topic: t})
+			if r.Err != nil {
+				c.log.WithError(r.Err).WithField("topic", t).Error("ignoring topic with a corrupt assignment")
+				continue
+			}
+			present = append(present, t)
+		}
+	}
+	cfgs, err := c.zk.GetTopicConfigs(ctx, present)
+	if err != nil {
+		return nil, err
+	}
+	var added []TP
+	for _, t := range present {
+		if v, ok := cfgs[t]["unclean.leader.election.enable"]; ok {
+			if b, err := strconv.ParseBool(v); err == nil {
+				st.TopicUnclean[t] = b
+			}
+		}
+		added = append(added, st.AddPartitions(t, reads[t].Assignment.Partitions)...)
+	}
+	sortTPs(added)
+	return added, nil
 }
 
 func (c *Controller) loadTopicPartitions(ctx context.Context, st *State, topic string) ([]TP, error) {
-	data, _, w, err := c.zk.GetW(ctx, zkcoord.TopicPath(topic))
-	if errors.Is(err, zkcoord.ErrNoNode) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	c.watch(c.termCtx, w, evTopicModified{term: c.term, topic: topic})
-	a, err := zkcoord.DecodeTopicAssignment(topic, data)
-	if err != nil {
-		c.log.WithError(err).WithField("topic", topic).Error("ignoring topic with a corrupt assignment")
-		return nil, nil
-	}
-	cfg, err := c.zk.GetTopicConfig(ctx, topic)
-	if err != nil && !errors.Is(err, zkcoord.ErrNoNode) {
-		return nil, err
-	}
-	if v, ok := cfg["unclean.leader.election.enable"]; ok {
-		if b, err := strconv.ParseBool(v); err == nil {
-			st.TopicUnclean[topic] = b
-		}
-	}
-	return st.AddPartitions(topic, a.Partitions), nil
+	return c.loadTopics(ctx, st, []string{topic})
 }
 
 // readStates reads the state znodes of tps into st (absent ones are
@@ -211,19 +218,18 @@ func (c *Controller) onTopicChange(ctx context.Context) error {
 		}
 	}
 	slices.Sort(topics)
-	var added []TP
+	var fresh []string
 	for _, t := range topics {
-		if c.st.Assignments[t] != nil {
-			continue
+		if c.st.Assignments[t] == nil {
+			fresh = append(fresh, t)
 		}
-		tps, err := c.loadTopicPartitions(ctx, c.st, t)
-		if err != nil {
-			return err
-		}
-		if len(tps) > 0 {
-			c.log.WithFields(logrus.Fields{"topic": t, "partitions": len(tps)}).Info("new topic")
-		}
-		added = append(added, tps...)
+	}
+	added, err := c.loadTopics(ctx, c.st, fresh)
+	if err != nil {
+		return err
+	}
+	if len(fresh) > 0 {
+		c.log.WithFields(logrus.Fields{"topics": fresh, "partitions": len(added)}).Info("new topics")
 	}
 	return c.execute(ctx, c.st.PlanNewPartitions(added))
 }

@@ -17,6 +17,10 @@ type Write struct {
 	TP     TP
 	Create bool       // create .../partitions/P[/state] (NewPartition -> OnlinePartition)
 	New    Leadership // for an update, New.ZkVersion is the expected version
+	// Replan decides again, by the same rule, once the state znode was
+	// re-read after this write conflicted (BADVERSION, NODEEXISTS); nil
+	// means next()'s decision (PlanReconcile).
+	Replan func() *Plan
 }
 
 // Batch collects controller-to-broker requests, like Kafka's
@@ -96,10 +100,14 @@ type Plan struct {
 	After         []*Batch
 	DeleteTopics  []string
 	RemoveMarkers []string
-	// Replan decides again for partitions whose conditional write
-	// conflicted, once their state znodes were re-read; nil means
-	// PlanReconcile (the decision of next()).
-	Replan func(tps []TP) *Plan
+	// Reassignment steps: topics whose /brokers/topics/T is rewritten from
+	// State before anything else (TopicsBefore) or after the requests
+	// (TopicsAfter), partitions whose reassignment finished (removed from
+	// /admin/reassign_partitions last), and state znodes to watch.
+	TopicsBefore []string
+	TopicsAfter  []string
+	ReassignDone []TP
+	WatchStates  []TP
 }
 
 func (p *Plan) merge(o *Plan) {
@@ -111,6 +119,19 @@ func (p *Plan) merge(o *Plan) {
 	p.After = append(p.After, o.After...)
 	p.DeleteTopics = append(p.DeleteTopics, o.DeleteTopics...)
 	p.RemoveMarkers = append(p.RemoveMarkers, o.RemoveMarkers...)
+	p.TopicsBefore = appendNew(p.TopicsBefore, o.TopicsBefore...)
+	p.TopicsAfter = appendNew(p.TopicsAfter, o.TopicsAfter...)
+	p.ReassignDone = append(p.ReassignDone, o.ReassignDone...)
+	p.WatchStates = append(p.WatchStates, o.WatchStates...)
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
 }
 
 // Empty reports whether the plan does nothing.
@@ -120,7 +141,8 @@ func (p *Plan) Empty() bool {
 			return false
 		}
 	}
-	return len(p.Writes) == 0 && len(p.DeleteTopics) == 0 && len(p.RemoveMarkers) == 0
+	return len(p.Writes) == 0 && len(p.DeleteTopics) == 0 && len(p.RemoveMarkers) == 0 &&
+		len(p.TopicsBefore) == 0 && len(p.TopicsAfter) == 0 && len(p.ReassignDone) == 0 && len(p.WatchStates) == 0
 }
 
 // ElectOffline is Kafka's OfflinePartitionLeaderElectionStrategy: the first
@@ -396,6 +418,9 @@ func (s *State) QueueDeletions(topics []string, enabled bool) *Plan {
 // eligible reports whether every replica of the topic is on a live broker
 // (Kafka's topic deletion waits while one is not: "ineligible").
 func (s *State) eligible(topic string) bool {
+	if s.ReassigningTopic(topic) {
+		return false
+	}
 	for _, reps := range s.Assignments[topic] {
 		for _, r := range reps {
 			if !s.isLive(r) {

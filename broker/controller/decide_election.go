@@ -61,10 +61,6 @@ func (s *State) PlanElection(tps []TP, typ ElectionType) (*Plan, map[TP]Election
 	results := map[TP]ElectionResult{}
 	after := newBatch()
 	p := &Plan{After: []*Batch{after}}
-	p.Replan = func(retry []TP) *Plan {
-		rp, _ := s.PlanElection(retry, typ)
-		return rp
-	}
 	for _, tp := range tps {
 		if _, dup := results[tp]; dup {
 			continue
@@ -72,6 +68,7 @@ func (s *State) PlanElection(tps []TP, typ ElectionType) (*Plan, map[TP]Election
 		w, res := s.elect(tp, typ)
 		results[tp] = res
 		if res.ErrorCode == 0 {
+			w.Replan = func() *Plan { rp, _ := s.PlanElection([]TP{tp}, typ); return rp }
 			p.Writes = append(p.Writes, w)
 			after.addLeaderAndIsr(s, s.liveReplicas(tp), tp, false)
 		}

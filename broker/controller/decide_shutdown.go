@@ -79,7 +79,6 @@ func (s *State) PlanControlledShutdown(broker int32) *Plan {
 func (s *State) planControlledShutdown(broker int32, tps []TP) *Plan {
 	after, stop := newBatch(), newBatch()
 	p := &Plan{After: []*Batch{after, stop}}
-	p.Replan = func(retry []TP) *Plan { return s.planControlledShutdown(broker, retry) }
 	shutting := func(id int32) bool { return s.ShuttingDown[id] }
 	for _, tp := range tps {
 		cur, ok := s.Leadership[tp]
@@ -93,18 +92,22 @@ func (s *State) planControlledShutdown(broker int32, tps []TP) *Plan {
 			}
 			nl := cur
 			nl.Leader, nl.ISR, nl.LeaderEpoch, nl.ControllerEpoch = leader, isr, cur.LeaderEpoch+1, s.Epoch
-			p.Writes = append(p.Writes, Write{TP: tp, New: nl})
+			p.Writes = append(p.Writes, Write{TP: tp, New: nl, Replan: s.replanShutdown(broker, tp)})
 			after.addLeaderAndIsr(s, s.liveReplicas(tp), tp, false)
 			continue
 		}
 		stop.StopReplica[broker] = append(stop.StopReplica[broker], tp)
 		if nl, changed := removeFromISR(cur, broker); changed {
 			nl.ControllerEpoch = s.Epoch
-			p.Writes = append(p.Writes, Write{TP: tp, New: nl})
+			p.Writes = append(p.Writes, Write{TP: tp, New: nl, Replan: s.replanShutdown(broker, tp)})
 			after.addLeaderAndIsr(s, filter(s.liveReplicas(tp), func(id int32) bool { return id != broker }), tp, false)
 		}
 	}
 	return p
+}
+
+func (s *State) replanShutdown(broker int32, tp TP) func() *Plan {
+	return func() *Plan { return s.planControlledShutdown(broker, []TP{tp}) }
 }
 
 // ControlledShutdownRemaining returns the replicated partitions broker still

@@ -102,10 +102,11 @@ func TestPlanControlledShutdown(t *testing.T) {
 	if got := s.ControlledShutdownRemaining(1); !slices.Equal(got, []TP{{"t", 2}}) {
 		t.Fatalf("remaining %v", got)
 	}
-	// A conflicting write is decided again by the same rules.
-	s.Leadership[TP{"t", 2}] = Leadership{Leader: 1, LeaderEpoch: 8, ISR: []int32{1, 3}, ControllerEpoch: 5, ZkVersion: 11}
-	re := p.Replan([]TP{{"t", 2}})
-	checkWrites(t, re.Writes, []write{{p: 2, leader: 3, epoch: 9, isr: []int32{3}, version: 11}})
+	// A conflicting write is decided again by the same rule on the
+	// re-read state (here t-0's ISR changed to [1, 3] meanwhile).
+	s.Leadership[TP{"t", 0}] = Leadership{Leader: 1, LeaderEpoch: 8, ISR: []int32{1, 3}, ControllerEpoch: 5, ZkVersion: 11}
+	re := p.Writes[0].Replan()
+	checkWrites(t, re.Writes, []write{{p: 0, leader: 3, epoch: 9, isr: []int32{3}, version: 11}})
 
 	// Shutting-down brokers are not elected when a leader dies meanwhile,
 	// nor put into new partitions.

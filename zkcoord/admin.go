@@ -222,3 +222,32 @@ func sortTPs(tps []TopicPartition) {
 		return tps[i].Partition < tps[j].Partition
 	})
 }
+
+// CreatePartitionReassignment writes /admin/reassign_partitions
+// (KafkaZkClient.createPartitionReassignment). If one is in progress the
+// error wraps ErrReassignmentInProgress with 2.4's message.
+func (s *Session) CreatePartitionReassignment(ctx context.Context, rs []PartitionReassignment) error {
+	_, err := s.CreateRecursive(ctx, ReassignPartitionsPath, EncodeReassignPartitions(rs), FlagPersistent)
+	if errors.Is(err, ErrNodeExists) {
+		cur, _ := s.GetPartitionReassignment(ctx)
+		var names []string
+		for _, r := range cur {
+			names = append(names, TopicPartition{Topic: r.Topic, Partition: r.Partition}.String())
+		}
+		return KafkaErrorf(ErrReassignmentInProgress, "Partition reassignment currently in progress for %s. Aborting operation", strings.Join(names, ","))
+	}
+	return err
+}
+
+// GetPartitionReassignment reads /admin/reassign_partitions (nothing if
+// absent).
+func (s *Session) GetPartitionReassignment(ctx context.Context) ([]PartitionReassignment, error) {
+	data, _, err := s.Get(ctx, ReassignPartitionsPath)
+	if errors.Is(err, ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return DecodeReassignPartitions(data)
+}

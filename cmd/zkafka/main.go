@@ -52,6 +52,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			consoleConsumerCommand(),
 			leaderElectionCommand(),
 			preferredReplicaElectionCommand(),
+			reassignPartitionsCommand(),
 		},
 		Reader:                    stdin,
 		Writer:                    stdout,

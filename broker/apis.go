@@ -40,6 +40,7 @@ func (b *Broker) registerAPIs() {
 		14: {0, 4, b.handleSyncGroup},
 		15: {0, 5, b.handleDescribeGroups},
 		16: {0, 3, b.handleListGroups},
+		7:  {0, 3, b.handleControlledShutdown},
 		18: {0, 3, b.handleApiVersions},
 		19: {0, 5, b.handleCreateTopics},
 		20: {0, 4, b.handleDeleteTopics},
@@ -51,6 +52,8 @@ func (b *Broker) registerAPIs() {
 		32: {0, 2, b.handleDescribeConfigs},
 		33: {0, 1, b.handleAlterConfigs},
 		44: {0, 1, b.handleIncrementalAlterConfigs},
+		37: {0, 1, b.handleCreatePartitions},
+		43: {0, 2, b.handleElectLeaders},
 	}
 }
 

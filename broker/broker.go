@@ -37,6 +37,7 @@ type Broker struct {
 	meta      *metadataCache
 	replicas  *replicaManager
 	groups    *group.Coordinator
+	ctrl      *controller.Controller
 	// producerIDs hands out idempotent producers' ids (InitProducerId).
 	producerIDs *producerIDAllocator
 
@@ -115,7 +116,11 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	ctrlCfg.DeleteTopicEnable = cfg.DeleteTopicEnable
 	ctrlCfg.UncleanLeaderElectionEnable = cfg.UncleanLeaderElectionEnable
 	ctrlCfg.ElectAfterRegistration = true
+	ctrlCfg.AutoLeaderRebalanceEnable = cfg.AutoLeaderRebalanceEnable
+	ctrlCfg.LeaderImbalancePerBrokerPercentage = cfg.LeaderImbalancePerBrokerPercentage
+	ctrlCfg.LeaderImbalanceCheckInterval = cfg.LeaderImbalanceCheckInterval
 	ctrl := controller.New(ctrlCfg, b.zk, log.WithField("component", "controller"))
+	b.ctrl = ctrl
 
 	// After a session expiry the broker registers again, then its
 	// controller module stands for election (Kafka's order).
@@ -125,7 +130,8 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 	}
 	defer stopRegistration()
 
-	serveCtx, stopServing := context.WithCancel(ctx)
+	// Serving outlives ctx (SIGTERM) until the controlled shutdown is over.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	b.replicas.fetchers = newFetcherManager(serveCtx, b.replicas, fetcherConfig{
 		waitMax: cfg.ReplicaFetchWaitMax, minBytes: cfg.ReplicaFetchMinBytes, maxBytes: cfg.ReplicaFetchMaxBytes,
@@ -163,6 +169,11 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 		}
 	}
 	log.Info("shutting down")
+	if runErr == nil && cfg.ControlledShutdownEnable {
+		// Bounded by the retries; a second signal is not awaited (the
+		// process is killed then).
+		b.controlledShutdown(serveCtx)
+	}
 	stopServing()
 	b.goroutines.Wait()
 	log.Info("shut down")

@@ -54,7 +54,13 @@ type Config struct {
 	MinInsyncReplicas           int16 // min.insync.replicas, default 1
 	UncleanLeaderElectionEnable bool  // unclean.leader.election.enable, default false
 
-	ControlledShutdownEnable bool // controlled.shutdown.enable, default true
+	ControlledShutdownEnable       bool          // controlled.shutdown.enable, default true
+	ControlledShutdownMaxRetries   int32         // controlled.shutdown.max.retries, default 3
+	ControlledShutdownRetryBackoff time.Duration // controlled.shutdown.retry.backoff.ms, default 5000
+
+	AutoLeaderRebalanceEnable          bool          // auto.leader.rebalance.enable, default true
+	LeaderImbalancePerBrokerPercentage int32         // leader.imbalance.per.broker.percentage, default 10
+	LeaderImbalanceCheckInterval       time.Duration // leader.imbalance.check.interval.seconds, default 300
 
 	LogRetentionCheckInterval     time.Duration // log.retention.check.interval.ms, default 300000
 	SocketSendBufferBytes         int32         // socket.send.buffer.bytes, default 102400; -1 = OS default

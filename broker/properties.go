@@ -119,6 +119,11 @@ func defaultConfig() Config {
 		LogFlushSchedulerInterval:             math.MaxInt64,
 		LogFlushOffsetCheckpointInterval:      60000 * time.Millisecond,
 		LogFlushStartOffsetCheckpointInterval: 60000 * time.Millisecond,
+		ControlledShutdownMaxRetries:          3,
+		ControlledShutdownRetryBackoff:        5000 * time.Millisecond,
+		AutoLeaderRebalanceEnable:             true,
+		LeaderImbalancePerBrokerPercentage:    10,
+		LeaderImbalanceCheckInterval:          300 * time.Second,
 	}
 }
 

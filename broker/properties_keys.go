@@ -38,6 +38,8 @@ var keyOrder = []string{
 	"message.max.bytes", "socket.request.max.bytes",
 	"socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"min.insync.replicas", "unclean.leader.election.enable", "controlled.shutdown.enable",
+	"controlled.shutdown.max.retries", "controlled.shutdown.retry.backoff.ms",
+	"auto.leader.rebalance.enable", "leader.imbalance.per.broker.percentage", "leader.imbalance.check.interval.seconds",
 	"replica.lag.time.max.ms", "replica.fetch.wait.max.ms", "replica.fetch.min.bytes",
 	"replica.fetch.max.bytes", "replica.fetch.response.max.bytes", "replica.fetch.backoff.ms",
 	"replica.socket.timeout.ms",
@@ -115,6 +117,15 @@ var keySetters = map[string]setter{
 	"delete.topic.enable":            boolSetter(func(c *Config) *bool { return &c.DeleteTopicEnable }),
 	"unclean.leader.election.enable": boolSetter(func(c *Config) *bool { return &c.UncleanLeaderElectionEnable }),
 	"controlled.shutdown.enable":     boolSetter(func(c *Config) *bool { return &c.ControlledShutdownEnable }),
+	"controlled.shutdown.max.retries": func(c *Config, v string) string {
+		return setInt32(&c.ControlledShutdownMaxRetries, v, 0, math.MaxInt32, expNonNegInt)
+	},
+	"controlled.shutdown.retry.backoff.ms": msSetter(func(c *Config) *time.Duration { return &c.ControlledShutdownRetryBackoff }, 0),
+	"auto.leader.rebalance.enable":         boolSetter(func(c *Config) *bool { return &c.AutoLeaderRebalanceEnable }),
+	"leader.imbalance.per.broker.percentage": func(c *Config, v string) string {
+		return setInt32(&c.LeaderImbalancePerBrokerPercentage, v, 0, math.MaxInt32, expNonNegInt)
+	},
+	"leader.imbalance.check.interval.seconds": unitSetter(func(c *Config) *time.Duration { return &c.LeaderImbalanceCheckInterval }, time.Second, 1, false),
 	"log.segment.bytes": func(c *Config, v string) string {
 		// Kafka's lower bound: the overhead of one v0 record.
 		return setInt64(&c.LogSegmentBytes, v, 14, math.MaxInt32, "an integer from 14 to 2147483647")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 )
 
@@ -79,15 +78,6 @@ func sortedOffsetTPs[V any](m map[TopicPartition]V) []TopicPartition {
 	}
 	sortTPs(tps)
 	return tps
-}
-
-func sortTPs(tps []TopicPartition) {
-	sort.Slice(tps, func(i, j int) bool {
-		if tps[i].Topic != tps[j].Topic {
-			return tps[i].Topic < tps[j].Topic
-		}
-		return tps[i].Partition < tps[j].Partition
-	})
 }
 
 // ConsumerOffsets reads committed offsets of a group: those of tps, or

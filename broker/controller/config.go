@@ -32,6 +32,16 @@ type Config struct {
 	// False: stand at once on the new session.
 	ElectAfterRegistration bool
 
+	// AutoLeaderRebalanceEnable is auto.leader.rebalance.enable (Kafka
+	// default true: use DefaultConfig).
+	AutoLeaderRebalanceEnable bool
+	// LeaderImbalancePerBrokerPercentage is
+	// leader.imbalance.per.broker.percentage (default 10).
+	LeaderImbalancePerBrokerPercentage int32
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds
+	// (default 300 s).
+	LeaderImbalanceCheckInterval time.Duration
+
 	// RequestTimeout bounds one controller request (request.timeout.ms,
 	// default 30 s); a timed-out request is sent again on a new connection.
 	RequestTimeout time.Duration
@@ -67,7 +77,7 @@ func wireDial(ctx context.Context, addr, clientID string) (Conn, error) {
 
 // DefaultConfig returns Kafka 2.4's defaults for broker id.
 func DefaultConfig(id int32) Config {
-	c := Config{BrokerID: id, DeleteTopicEnable: true}
+	c := Config{BrokerID: id, DeleteTopicEnable: true, AutoLeaderRebalanceEnable: true, LeaderImbalancePerBrokerPercentage: 10}
 	c.EnsureDefaults()
 	return c
 }
@@ -76,6 +86,9 @@ func DefaultConfig(id int32) Config {
 func (c *Config) EnsureDefaults() {
 	if c.ListenerName == "" {
 		c.ListenerName = "PLAINTEXT"
+	}
+	if c.LeaderImbalanceCheckInterval <= 0 {
+		c.LeaderImbalanceCheckInterval = 300 * time.Second
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second

@@ -36,6 +36,20 @@ type (
 	evDeleteTopics struct{ term uint64 }
 	// evIsrChange: children of /isr_change_notification changed.
 	evIsrChange struct{ term uint64 }
+	// evPreferredElection: /admin/preferred_replica_election was created,
+	// changed or deleted.
+	evPreferredElection struct{ term uint64 }
+	// evAutoRebalance: time for the leader imbalance check.
+	evAutoRebalance struct{ term uint64 }
+	// evReassign: /admin/reassign_partitions was created, changed or
+	// deleted.
+	evReassign struct{ term uint64 }
+	// evReassignIsr: the state znode of a partition being reassigned
+	// changed.
+	evReassignIsr struct {
+		term uint64
+		tp   TP
+	}
 	// evStopReplicaResponse: a broker answered StopReplica(delete=true).
 	evStopReplicaResponse struct {
 		term   uint64
@@ -64,6 +78,7 @@ type Controller struct {
 	termCtx      context.Context // cancelled on resignation: ends watches and senders
 	termCancel   context.CancelFunc
 	senders      map[int32]*sender
+	stateWatches map[TP]bool // state znodes watched for reassignments this term
 	retryBackoff time.Duration
 }
 
@@ -160,6 +175,18 @@ func (c *Controller) handle(ctx context.Context, ev event) {
 		c.step(ctx, e.term, c.onDeleteTopics)
 	case evIsrChange:
 		c.step(ctx, e.term, c.onIsrChange)
+	case evControlledShutdown:
+		c.onControlledShutdown(ctx, e)
+	case evElectLeaders:
+		c.onElectLeaders(ctx, e)
+	case evPreferredElection:
+		c.step(ctx, e.term, c.onPreferredElection)
+	case evAutoRebalance:
+		c.step(ctx, e.term, c.onAutoRebalance)
+	case evReassign:
+		c.step(ctx, e.term, c.onReassignZNode)
+	case evReassignIsr:
+		c.step(ctx, e.term, func(ctx context.Context) error { return c.onReassignIsr(ctx, e.tp) })
 	case evStopReplicaResponse:
 		c.step(ctx, e.term, func(ctx context.Context) error {
 			return c.execute(ctx, c.st.OnStopReplicaDeleteResponse(e.broker, e.errs))
@@ -342,6 +369,7 @@ func (c *Controller) elect(ctx context.Context) {
 	c.active, c.fence = true, fence
 	c.termCtx, c.termCancel = context.WithCancel(c.runCtx)
 	c.senders = map[int32]*sender{}
+	c.stateWatches = map[TP]bool{}
 	c.log.WithFields(logrus.Fields{"epoch": fence.Epoch, "epoch_zk_version": fence.ZkVersion}).Info("elected controller")
 	start := time.Now()
 	if err := c.onFailover(ctx); err != nil {

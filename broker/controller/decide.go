@@ -17,6 +17,10 @@ type Write struct {
 	TP     TP
 	Create bool       // create .../partitions/P[/state] (NewPartition -> OnlinePartition)
 	New    Leadership // for an update, New.ZkVersion is the expected version
+	// Replan decides again, by the same rule, once the state znode was
+	// re-read after this write conflicted (BADVERSION, NODEEXISTS); nil
+	// means next()'s decision (PlanReconcile).
+	Replan func() *Plan
 }
 
 // Batch collects controller-to-broker requests, like Kafka's
@@ -96,6 +100,14 @@ type Plan struct {
 	After         []*Batch
 	DeleteTopics  []string
 	RemoveMarkers []string
+	// Reassignment steps: topics whose /brokers/topics/T is rewritten from
+	// State before anything else (TopicsBefore) or after the requests
+	// (TopicsAfter), partitions whose reassignment finished (removed from
+	// /admin/reassign_partitions last), and state znodes to watch.
+	TopicsBefore []string
+	TopicsAfter  []string
+	ReassignDone []TP
+	WatchStates  []TP
 }
 
 func (p *Plan) merge(o *Plan) {
@@ -107,6 +119,19 @@ func (p *Plan) merge(o *Plan) {
 	p.After = append(p.After, o.After...)
 	p.DeleteTopics = append(p.DeleteTopics, o.DeleteTopics...)
 	p.RemoveMarkers = append(p.RemoveMarkers, o.RemoveMarkers...)
+	p.TopicsBefore = appendNew(p.TopicsBefore, o.TopicsBefore...)
+	p.TopicsAfter = appendNew(p.TopicsAfter, o.TopicsAfter...)
+	p.ReassignDone = append(p.ReassignDone, o.ReassignDone...)
+	p.WatchStates = append(p.WatchStates, o.WatchStates...)
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
 }
 
 // Empty reports whether the plan does nothing.
@@ -116,7 +141,8 @@ func (p *Plan) Empty() bool {
 			return false
 		}
 	}
-	return len(p.Writes) == 0 && len(p.DeleteTopics) == 0 && len(p.RemoveMarkers) == 0
+	return len(p.Writes) == 0 && len(p.DeleteTopics) == 0 && len(p.RemoveMarkers) == 0 &&
+		len(p.TopicsBefore) == 0 && len(p.TopicsAfter) == 0 && len(p.ReassignDone) == 0 && len(p.WatchStates) == 0
 }
 
 // ElectOffline is Kafka's OfflinePartitionLeaderElectionStrategy: the first
@@ -174,7 +200,7 @@ func (s *State) next(tp TP) (w Write, ok bool) {
 	}
 	cur, exists := s.Leadership[tp]
 	if !exists {
-		live := s.liveReplicas(tp)
+		live := s.onlineReplicas(tp)
 		if len(live) == 0 {
 			return Write{}, false // stays NewPartition until a replica is live
 		}
@@ -189,7 +215,7 @@ func (s *State) next(tp TP) (w Write, ok bool) {
 	nl.ISR = slices.Clone(cur.ISR)
 	nl.ControllerEpoch = s.Epoch
 	if cur.Leader == NoLeader || !s.isLive(cur.Leader) {
-		if leader, isr, elected := ElectOffline(s.Replicas(tp), cur.ISR, s.isLive, s.unclean(tp.Topic)); elected {
+		if leader, isr, elected := ElectOffline(s.Replicas(tp), cur.ISR, s.canLead, s.unclean(tp.Topic)); elected {
 			nl.Leader, nl.ISR = leader, isr
 		} else {
 			nl.Leader, nl.ISR = NoLeader, shrinkISR(cur.ISR, s.isLive)
@@ -294,6 +320,9 @@ func (s *State) PlanBrokerFailure(dead []int32) *Plan {
 		delete(live, id)
 	}
 	s.Live = live
+	for _, id := range dead {
+		delete(s.ShuttingDown, id)
+	}
 	for _, d := range s.Deleting {
 		for k, st := range d.replicas {
 			if slices.Contains(dead, k.Broker) && st == replicaDeleteStarted {
@@ -389,6 +418,9 @@ func (s *State) QueueDeletions(topics []string, enabled bool) *Plan {
 // eligible reports whether every replica of the topic is on a live broker
 // (Kafka's topic deletion waits while one is not: "ineligible").
 func (s *State) eligible(topic string) bool {
+	if s.ReassigningTopic(topic) {
+		return false
+	}
 	for _, reps := range s.Assignments[topic] {
 		for _, r := range reps {
 			if !s.isLive(r) {

@@ -29,6 +29,16 @@
 //     re-reads the znode with a new watch, then acts.
 //   - evStopReplicaResponse: a broker answered StopReplica(delete=true)
 //     (topic deletion progress).
+//   - evPreferredElection, evReassign: /admin/preferred_replica_election
+//     and /admin/reassign_partitions were created or changed (exists
+//     watches); evReassignIsr: the state znode of a partition being
+//     reassigned changed (data watch); evAutoRebalance: the leader
+//     imbalance timer (5 s after election, then every
+//     leader.imbalance.check.interval.seconds).
+//   - evControlledShutdown, evElectLeaders: requests of the broker's
+//     ControlledShutdown and ElectLeaders handlers (and of the broker's own
+//     shutdown); they carry a reply channel and are answered NOT_CONTROLLER
+//     when this broker is not the controller.
 //
 // Events of an active term carry the term number; after a resignation they
 // are ignored. Watch goroutines and request senders of a term stop when it
@@ -39,12 +49,33 @@
 // decide.go holds State (Kafka's ControllerContext) and the decisions:
 // elections (ElectOffline), ISR removal of dead replicas (never to an empty
 // ISR), new partitions, broker failure/startup/bounce, failover, topic
-// deletion. Each returns a Plan: request batches to send before, state
-// znode writes, batches to send after (built from State once the writes are
-// applied), topic znodes to delete and markers to remove. They are
-// table-tested without ZooKeeper (decide_test.go). handlers.go executes
-// plans; a conditional write that conflicts (BADVERSION: the leader changed
-// the ISR; NODEEXISTS) is re-read and decided again.
+// deletion (decide.go); controlled shutdown (decide_shutdown.go: shutting-down
+// brokers never lead or join a new ISR, their leaderships move to the next
+// live ISR member, they leave the ISRs they follow in); preferred and
+// unclean elections and the leader imbalance check (decide_election.go);
+// reassignment (decide_reassign.go). Each returns a Plan: topic znodes to
+// rewrite first, request batches to send before, state znode writes,
+// batches to send after (built from State once the writes are applied),
+// topic znodes to rewrite after, topic znodes to delete, markers to
+// remove, finished reassignments to drop from /admin/reassign_partitions
+// and state znodes to watch. They are table-tested without ZooKeeper
+// (decide*_test.go). handlers*.go and admin.go execute plans; a conditional
+// write that conflicts (BADVERSION: the leader changed the ISR; NODEEXISTS)
+// is re-read and decided again by the rule that made it (Write.Replan, by
+// default next()'s). Elections and controlled shutdowns re-read the state
+// znodes they decide on first, as 2.4 does, since leaders change ISRs
+// without the controller.
+//
+// # Failover reads
+//
+// A new controller reads /brokers/ids, every /brokers/topics/T (with its
+// data watch), every /config/topics/T and every state znode with pipelined
+// asynchronous reads on its one session (zkcoord.GetBrokers, GetTopicsW,
+// GetTopicConfigs, GetPartitionStates: up to 32 outstanding), not one
+// round trip per znode; ZooKeeper 3.4's protocol has no multi-read.
+// Reassignments recorded in the topic znodes (adding/removing replicas)
+// resume, /admin/reassign_partitions and /admin/preferred_replica_election
+// are acted on, and the auto rebalance is scheduled.
 //
 // # Fencing
 //
@@ -73,14 +104,23 @@
 // # Differences from 2.4 (on purpose or not yet done)
 //
 //   - A broker failure is one write per partition (election and ISR removal
-//     together, leader_epoch+1 once) where 2.4 may write twice.
+//     together, leader_epoch+1 once) where 2.4 may write twice; likewise
+//     a completing reassignment moves the leader and drops the removed
+//     replicas from the ISR in one write.
 //   - Several state znodes are written per multi (one fence check); 2.4
 //     sends one multi per znode.
-//   - Not implemented: partition reassignment, preferred-replica election
-//     (/admin/preferred_replica_election, ElectLeaders, auto leader
-//     rebalance), controlled shutdown, log dir failure events, broker
-//     endpoint changes (data watch on /brokers/ids/N), topic config changes
-//     after a topic was loaded (unclean.leader.election.enable is read from
+//   - A reassignment whose target is already in sync writes the topic
+//     znode once (RS = TRS) instead of RS/AR/RR first. Changing the target
+//     of a running reassignment by rewriting /admin/reassign_partitions is
+//     honoured (2.4 only reacts to its creation). Reassignment throttles
+//     and AlterPartitionReassignments/ListPartitionReassignments (KIP-455
+//     APIs) are not implemented.
+//   - ElectLeaders answers once the controller wrote the states and queued
+//     the requests; 2.4 waits until the broker's metadata shows the new
+//     leaders (or the timeout).
+//   - Not implemented: log dir failure events, broker endpoint changes
+//     (data watch on /brokers/ids/N), topic config changes after a topic
+//     was loaded (unclean.leader.election.enable is read from
 //     /config/topics/T when the topic is loaded).
 //   - Topic deletion waits while a replica's broker is down and resumes when
 //     it returns; a replica that answered StopReplica with an error is asked

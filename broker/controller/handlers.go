@@ -58,10 +58,8 @@ func (c *Controller) onFailover(ctx context.Context) error {
 	}
 	st.Live = live
 	slices.Sort(topics)
-	for _, t := range topics {
-		if err := c.loadTopic(ctx, st, t); err != nil {
-			return err
-		}
+	if _, err := c.loadTopics(ctx, st, topics, true); err != nil {
+		return err
 	}
 	if err := c.readStates(ctx, st, st.Partitions()); err != nil {
 		return err
@@ -80,7 +78,24 @@ func (c *Controller) onFailover(ctx context.Context) error {
 	}
 	p := st.QueueDeletions(markers, c.cfg.DeleteTopicEnable)
 	p.merge(st.PlanFailover())
-	return c.execute(ctx, p)
+	if err := c.execute(ctx, p); err != nil {
+		return err
+	}
+	// 5. Reassignments recorded in topic znodes resume, then
+	// /admin/reassign_partitions (arming its watch).
+	if err := c.execute(ctx, st.PlanResumeReassignments(sortedTPKeysOf(st.Reassigning))); err != nil {
+		return err
+	}
+	if err := c.onReassignZNode(ctx); err != nil {
+		return err
+	}
+	// 6. Pending preferred-replica election (also arms its watch), then
+	// the auto leader rebalance.
+	if err := c.onPreferredElection(ctx); err != nil {
+		return err
+	}
+	c.scheduleAutoRebalance(autoRebalanceFirstDelay)
+	return nil
 }
 
 // readBrokers reads every registration under /brokers/ids.
@@ -96,39 +111,52 @@ func (c *Controller) readBrokers(ctx context.Context) (map[int32]Broker, error) 
 	return live, nil
 }
 
-// loadTopic reads /brokers/topics/T with a data watch and its unclean
-// election override, and adds its partitions to st. It returns the
-// partitions that were new to st. A vanished topic adds nothing; a corrupt
-// one is logged and skipped.
-func (c *Controller) loadTopic(ctx context.Context, st *State, topic string) error {
-	_, err := c.loadTopicPartitions(ctx, st, topic)
-	return err
+// loadTopics reads /brokers/topics/T of every topic with a data watch and
+// their unclean election overrides, all pipelined, and adds their
+// partitions to st (and, on failover, the reassignments they record). It
+// returns the partitions that were new to st, sorted.
+// Vanished topics add nothing; corrupt ones are logged and skipped.
+func (c *Controller) loadTopics(ctx context.Context, st *State, topics []string, failover bool) ([]TP, error) {
+	if len(topics) == 0 {
+		return nil, nil
+	}
+	reads, err := c.zk.GetTopicsW(ctx, topics)
+	if err != nil {
+		return nil, err
+	}
+	present := make([]string, 0, len(reads))
+	for _, t := range topics {
+		if r, ok := reads[t]; ok {
+			c.watch(c.termCtx, r.Watch, evTopicModified{term: c.term, topic: t})
+			if r.Err != nil {
+				c.log.WithError(r.Err).WithField("topic", t).Error("ignoring topic with a corrupt assignment")
+				continue
+			}
+			present = append(present, t)
+		}
+	}
+	cfgs, err := c.zk.GetTopicConfigs(ctx, present)
+	if err != nil {
+		return nil, err
+	}
+	var added []TP
+	for _, t := range present {
+		if v, ok := cfgs[t]["unclean.leader.election.enable"]; ok {
+			if b, err := strconv.ParseBool(v); err == nil {
+				st.TopicUnclean[t] = b
+			}
+		}
+		added = append(added, st.AddPartitions(t, reads[t].Assignment.Partitions)...)
+		if failover { // reassignments recorded in the topic znode resume
+			st.NoteReassignments(t, reads[t].Assignment)
+		}
+	}
+	sortTPs(added)
+	return added, nil
 }
 
 func (c *Controller) loadTopicPartitions(ctx context.Context, st *State, topic string) ([]TP, error) {
-	data, _, w, err := c.zk.GetW(ctx, zkcoord.TopicPath(topic))
-	if errors.Is(err, zkcoord.ErrNoNode) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	c.watch(c.termCtx, w, evTopicModified{term: c.term, topic: topic})
-	a, err := zkcoord.DecodeTopicAssignment(topic, data)
-	if err != nil {
-		c.log.WithError(err).WithField("topic", topic).Error("ignoring topic with a corrupt assignment")
-		return nil, nil
-	}
-	cfg, err := c.zk.GetTopicConfig(ctx, topic)
-	if err != nil && !errors.Is(err, zkcoord.ErrNoNode) {
-		return nil, err
-	}
-	if v, ok := cfg["unclean.leader.election.enable"]; ok {
-		if b, err := strconv.ParseBool(v); err == nil {
-			st.TopicUnclean[topic] = b
-		}
-	}
-	return st.AddPartitions(topic, a.Partitions), nil
+	return c.loadTopics(ctx, st, []string{topic}, false)
 }
 
 // readStates reads the state znodes of tps into st (absent ones are
@@ -202,19 +230,18 @@ func (c *Controller) onTopicChange(ctx context.Context) error {
 		}
 	}
 	slices.Sort(topics)
-	var added []TP
+	var fresh []string
 	for _, t := range topics {
-		if c.st.Assignments[t] != nil {
-			continue
+		if c.st.Assignments[t] == nil {
+			fresh = append(fresh, t)
 		}
-		tps, err := c.loadTopicPartitions(ctx, c.st, t)
-		if err != nil {
-			return err
-		}
-		if len(tps) > 0 {
-			c.log.WithFields(logrus.Fields{"topic": t, "partitions": len(tps)}).Info("new topic")
-		}
-		added = append(added, tps...)
+	}
+	added, err := c.loadTopics(ctx, c.st, fresh, false)
+	if err != nil {
+		return err
+	}
+	if len(fresh) > 0 {
+		c.log.WithFields(logrus.Fields{"topics": fresh, "partitions": len(added)}).Info("new topics")
 	}
 	return c.execute(ctx, c.st.PlanNewPartitions(added))
 }
@@ -278,15 +305,31 @@ func (c *Controller) onIsrChange(ctx context.Context) error {
 		b.addUpdateMetadata(c.st.LiveIDs(), tps...)
 		c.send(b)
 	}
-	return zkcoord.DeleteIsrChangeNotifications(ctx, c.zk, c.fence, names)
+	if err := zkcoord.DeleteIsrChangeNotifications(ctx, c.zk, c.fence, names); err != nil {
+		return err
+	}
+	var reassigning []TP
+	for _, tp := range tps {
+		if c.st.Reassigning[tp] != nil {
+			reassigning = append(reassigning, tp)
+		}
+	}
+	return c.finishReassignments(ctx, reassigning)
 }
 
-// execute performs a plan: Before requests, fenced state writes (applied to
-// State), After requests without the partitions whose write failed, topic
-// znode deletions and marker removals. Partitions whose conditional write
-// conflicted (BADVERSION, NODEEXISTS) are re-read and decided again.
+// execute performs a plan: topic znode rewrites (TopicsBefore), Before
+// requests, fenced state writes (applied to State), After requests without
+// the partitions whose write failed, TopicsAfter rewrites, topic znode
+// deletions, marker removals, /admin/reassign_partitions updates, and
+// state watches. Writes that conflicted (BADVERSION, NODEEXISTS) are
+// re-read and decided again by their own rule.
 func (c *Controller) execute(ctx context.Context, p *Plan) error {
 	for attempt := 0; p != nil; attempt++ {
+		for _, t := range p.TopicsBefore {
+			if err := c.writeTopic(ctx, t); err != nil {
+				return err
+			}
+		}
 		for _, b := range p.Before {
 			c.send(b)
 		}
@@ -294,13 +337,22 @@ func (c *Controller) execute(ctx context.Context, p *Plan) error {
 		if err != nil {
 			return err
 		}
-		for _, tp := range append(slices.Clone(retry), dropped...) {
+		var conflicts []TP
+		for _, w := range retry {
+			conflicts = append(conflicts, w.TP)
+		}
+		for _, tp := range append(conflicts, dropped...) {
 			for _, b := range p.After {
 				b.drop(tp)
 			}
 		}
 		for _, b := range p.After {
 			c.send(b)
+		}
+		for _, t := range p.TopicsAfter {
+			if err := c.writeTopic(ctx, t); err != nil {
+				return err
+			}
 		}
 		for _, t := range p.DeleteTopics {
 			if err := zkcoord.DeleteTopicZNodes(ctx, c.zk, c.fence, t); err != nil {
@@ -315,15 +367,34 @@ func (c *Controller) execute(ctx context.Context, p *Plan) error {
 				return err
 			}
 		}
+		if len(p.ReassignDone) > 0 {
+			if err := c.removeFromReassignZNode(ctx, p.ReassignDone); err != nil {
+				return err
+			}
+		}
+		for _, tp := range p.WatchStates {
+			if err := c.watchState(ctx, tp); err != nil {
+				return err
+			}
+		}
 		p = nil
 		if len(retry) > 0 {
 			if attempt >= maxWriteRetries {
-				return fmt.Errorf("partition state writes keep conflicting: %v", retry)
+				return fmt.Errorf("partition state writes keep conflicting: %v", conflicts)
 			}
-			if err := c.readStates(ctx, c.st, retry); err != nil {
+			if err := c.readStates(ctx, c.st, conflicts); err != nil {
 				return err
 			}
-			p = c.st.PlanReconcile(retry)
+			p = &Plan{}
+			var plain []TP
+			for _, w := range retry {
+				if w.Replan != nil {
+					p.merge(w.Replan())
+				} else {
+					plain = append(plain, w.TP)
+				}
+			}
+			p.merge(c.st.PlanReconcile(plain))
 		}
 	}
 	return nil
@@ -332,7 +403,7 @@ func (c *Controller) execute(ctx context.Context, p *Plan) error {
 // writeStates performs the plan's state writes, fenced, and applies the
 // successful ones to State. retry: conflicts to decide again; dropped:
 // partitions whose topic is gone or whose write failed otherwise.
-func (c *Controller) writeStates(ctx context.Context, writes []Write) (retry, dropped []TP, err error) {
+func (c *Controller) writeStates(ctx context.Context, writes []Write) (retry []Write, dropped []TP, err error) {
 	if len(writes) == 0 {
 		return nil, nil, nil
 	}
@@ -376,13 +447,13 @@ func (c *Controller) writeStates(ctx context.Context, writes []Write) (retry, dr
 			c.log.WithFields(logrus.Fields{"topic": w.TP.Topic, "partition": w.TP.Partition, "leader": w.New.Leader,
 				"leader_epoch": w.New.LeaderEpoch, "isr": w.New.ISR}).Debug("partition state written")
 		case ok && (errors.Is(r.Err, zkcoord.ErrBadVersion) || errors.Is(r.Err, zkcoord.ErrNodeExists)):
-			retry = append(retry, w.TP)
+			retry = append(retry, w)
 		default:
 			c.log.WithError(r.Err).WithField("topic", w.TP.Topic).Warn("partition state write failed")
 			dropped = append(dropped, w.TP)
 		}
 	}
-	sortTPs(retry)
+	slices.SortFunc(retry, func(a, b Write) int { return a.TP.compare(b.TP) })
 	return retry, dropped, nil
 }
 

@@ -101,6 +101,9 @@ func (s *State) leaderAndIsrRequest(broker int32, parts map[TP]bool, listener st
 		ps.Replicas = nonNil(s.Replicas(tp))
 		ps.AddingReplicas = []int32{}
 		ps.RemovingReplicas = []int32{}
+		if r := s.Reassigning[tp]; r != nil {
+			ps.AddingReplicas, ps.RemovingReplicas = nonNil(r.Adding()), nonNil(r.Removing())
+		}
 		ps.IsNew = parts[tp]
 		req.PartitionStates = append(req.PartitionStates, ps)
 		if n := len(req.TopicStates); n == 0 || req.TopicStates[n-1].Topic != tp.Topic {

@@ -103,6 +103,13 @@ type State struct {
 	Assignments map[string]map[int32][]int32 // topic -> partition -> replicas
 	Leadership  map[TP]Leadership
 	Deleting    map[string]*deletion // topics queued for deletion
+	// ShuttingDown holds the live brokers that asked for a controlled
+	// shutdown (Kafka's shuttingDownBrokerIds): they still get requests but
+	// are never elected leader nor put into a new partition's ISR.
+	ShuttingDown map[int32]bool
+	// Reassigning holds the partitions being reassigned, keyed by
+	// partition (Kafka's partitionsBeingReassigned).
+	Reassigning map[TP]*Reassignment
 
 	// UncleanLeaderElection allows electing a live out-of-sync replica when
 	// no ISR member is live (unclean.leader.election.enable); TopicUnclean
@@ -129,6 +136,8 @@ func NewState(id, epoch int32) *State {
 		Leadership:   map[TP]Leadership{},
 		Deleting:     map[string]*deletion{},
 		TopicUnclean: map[string]bool{},
+		ShuttingDown: map[int32]bool{},
+		Reassigning:  map[TP]*Reassignment{},
 	}
 }
 
@@ -140,6 +149,18 @@ func (s *State) Replicas(tp TP) []int32 {
 func (s *State) isLive(id int32) bool {
 	_, ok := s.Live[id]
 	return ok
+}
+
+// canLead reports whether broker id may become a leader or join a new
+// partition's ISR: live and not shutting down (Kafka's isReplicaOnline
+// without includeShuttingDownBrokers).
+func (s *State) canLead(id int32) bool {
+	return s.isLive(id) && !s.ShuttingDown[id]
+}
+
+// onlineReplicas returns the replicas of tp that can lead, in assignment order.
+func (s *State) onlineReplicas(tp TP) []int32 {
+	return filter(s.Replicas(tp), s.canLead)
 }
 
 // liveReplicas returns the replicas of tp on live brokers, in assignment order.
@@ -195,3 +216,6 @@ func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	slices.Sort(keys)
 	return keys
 }
+
+// SortTPs sorts partitions by topic, then partition.
+func SortTPs(tps []TP) { sortTPs(tps) }

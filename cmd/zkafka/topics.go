@@ -28,7 +28,7 @@ func topicsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "list", Usage: "list all topics"},
 			&cli.BoolFlag{Name: "describe", Usage: "describe the given topics (all without --topic)"},
 			&cli.BoolFlag{Name: "delete", Usage: "delete a topic"},
-			&cli.BoolFlag{Name: "alter", Usage: "alter a topic (not supported yet)"},
+			&cli.BoolFlag{Name: "alter", Usage: "increase a topic's partitions (with --partitions)"},
 			&cli.StringFlag{Name: "topic", Usage: "`TOPIC` to act on; a regular expression except with --create"},
 			&cli.IntFlag{Name: "partitions", Usage: "number of partitions of the new topic (default: the broker's num.partitions)"},
 			&cli.IntFlag{Name: "replication-factor", Usage: "replication factor of the new topic (default: the broker's default.replication.factor)"},
@@ -128,6 +128,8 @@ func runTopics(c *cli.Context) error {
 		err = describeTopics(c.Context, admin, opts, w)
 	case "delete":
 		err = deleteTopics(c.Context, admin, opts, w)
+	case "alter":
+		err = alterTopic(c.Context, admin, opts, w)
 	}
 	if err != nil {
 		return topicFailure(err)
@@ -156,20 +158,24 @@ func parseTopicOptions(c *cli.Context) (topicOptions, error) {
 		}
 	}
 	if len(actions) != 1 {
-		return o, usageErrorf(c, "Command must include exactly one action: --list, --describe, --create or --delete")
+		return o, usageErrorf(c, "Command must include exactly one action: --list, --describe, --create, --alter or --delete")
 	}
 	o.action = actions[0]
-	if o.action == "alter" {
-		return o, usageErrorf(c, "--alter is not supported yet: delete and re-create the topic, or change its config in ZooKeeper under /config/topics")
-	}
 	if (o.bootstrap == "") == (o.zookeeper == "") {
 		return o, usageErrorf(c, "Only one of --bootstrap-server or --zookeeper must be specified, e.g. --bootstrap-server localhost:9092")
 	}
-	if o.topic == "" && (o.action == "create" || o.action == "delete") {
+	if o.topic == "" && (o.action == "create" || o.action == "delete" || o.action == "alter") {
 		return o, usageErrorf(c, "Missing required argument \"[topic]\": --%s needs --topic NAME", o.action)
 	}
 	if err := checkActionOnlyFlags(c, o.action); err != nil {
 		return o, err
+	}
+	if o.action == "alter" {
+		spec, err := parseAlterSpec(c, o)
+		if err != nil {
+			return o, err
+		}
+		o.spec = spec
 	}
 	if o.action == "create" {
 		spec, err := parseTopicSpec(c, o)
@@ -190,6 +196,9 @@ func checkActionOnlyFlags(c *cli.Context, action string) error {
 		"under-replicated-partitions": "describe", "unavailable-partitions": "describe",
 	}
 	for flag, act := range only {
+		if action == "alter" && (flag == "partitions" || flag == "replica-assignment") {
+			continue
+		}
 		if c.IsSet(flag) && act != action {
 			return usageErrorf(c, "Option \"[%s]\" can't be used with option \"[%s]\"", flag, action)
 		}

@@ -209,14 +209,11 @@ func (f *fetcher) truncateAll(ctx context.Context, conn *wire.Conn) error {
 			if !st.truncating || now.Before(st.delayUntil) {
 				continue
 			}
-			i, ok := byTopic[tp.Topic]
-			if !ok {
-				i = len(req.Topics)
-				byTopic[tp.Topic] = i
+			i := topicSlot(byTopic, &req.Topics, tp.Topic, func(t string) kmsg.OffsetForLeaderEpochRequestTopic {
 				rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
-				rt.Topic = tp.Topic
-				req.Topics = append(req.Topics, rt)
-			}
+				rt.Topic = t
+				return rt
+			})
 			rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
 			rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = tp.Partition, st.leaderEpoch, st.p.log.LatestEpoch()
 			req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
@@ -289,14 +286,11 @@ func (f *fetcher) buildFetch() (*kmsg.FetchRequest, time.Duration) {
 		if st.truncating {
 			continue
 		}
-		i, ok := byTopic[tp.Topic]
-		if !ok {
-			i = len(req.Topics)
-			byTopic[tp.Topic] = i
+		i := topicSlot(byTopic, &req.Topics, tp.Topic, func(t string) kmsg.FetchRequestTopic {
 			rt := kmsg.NewFetchRequestTopic()
-			rt.Topic = tp.Topic
-			req.Topics = append(req.Topics, rt)
-		}
+			rt.Topic = t
+			return rt
+		})
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = tp.Partition
 		rp.CurrentLeaderEpoch = st.leaderEpoch
@@ -442,4 +436,16 @@ func (f *fetcher) handleOutOfRange(ctx context.Context, conn *wire.Conn, tps []l
 			st.delayUntil = time.Now().Add(f.m.cfg.backoff)
 		}
 	}
+}
+
+// topicSlot returns the index of topic's entry in a request's topic list,
+// appending one made by newTopic the first time the topic is seen.
+func topicSlot[T any](index map[string]int, topics *[]T, topic string, newTopic func(string) T) int {
+	i, ok := index[topic]
+	if !ok {
+		i = len(*topics)
+		index[topic] = i
+		*topics = append(*topics, newTopic(topic))
+	}
+	return i
 }

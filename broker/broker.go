@@ -173,6 +173,11 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 		// Bounded by the retries; a second signal is not awaited (the
 		// process is killed then).
 		b.controlledShutdown(serveCtx)
+		// If this broker is the controller, let the requests about the
+		// moved leaderships reach the other brokers before it stops.
+		flushCtx, cancel := context.WithTimeout(serveCtx, 5*time.Second)
+		ctrl.FlushRequests(flushCtx)
+		cancel()
 	}
 	stopServing()
 	b.goroutines.Wait()

@@ -33,6 +33,9 @@ func (b *Broker) controlledShutdown(ctx context.Context) bool {
 		switch {
 		case err == nil && len(remaining) == 0:
 			log.WithField("took", time.Since(start).Round(time.Millisecond)).Info("controlled shutdown succeeded")
+			if b.replicas.fetchers != nil {
+				b.replicas.fetchers.stopAll()
+			}
 			return true
 		case err == nil && !b.anyMovable(remaining):
 			// Differs from 2.4, which retries anyway: no other in-sync

@@ -45,6 +45,7 @@ type fetcherManager struct {
 
 	mu       sync.Mutex
 	fetchers map[int32]*fetcher // by leader id
+	stopped  bool               // after a controlled shutdown: no fetching any more
 }
 
 func newFetcherManager(ctx context.Context, rm *replicaManager, cfg fetcherConfig, g *goroutine.Group, log logrus.FieldLogger) *fetcherManager {
@@ -80,7 +81,7 @@ type fetchState struct {
 func (m *fetcherManager) add(tp logstore.TopicPartition, p *partition, leader int32, addr string, leaderEpoch int32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.ctx.Err() != nil {
+	if m.ctx.Err() != nil || m.stopped {
 		return
 	}
 	f := m.fetchers[leader]

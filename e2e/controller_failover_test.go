@@ -78,7 +78,7 @@ func TestIntegration_ControllerKill9(t *testing.T) {
 	t.Logf("controller %d killed (session timeout 6 s): broker %d elected with epoch %d after %.2f s", old, next, epoch+1, elected.Seconds())
 
 	// The new controller creates a new topic's partitions.
-	e.createTopic("after", 2, 2)
+	e.run("", "topics", "--bootstrap-server", e.broker(next).Addr(), "--create", "--topic", "after", "--partitions", "2", "--replication-factor", "2")
 	e.waitTopic("after", 2)
 	st, err := readState(conn, "after", 0)
 	if err != nil || st.ControllerEpoch != int32(epoch+1) {

@@ -184,3 +184,28 @@ func (c *Controller) planElection(ctx context.Context, tps []TP, typ ElectionTyp
 	p, results := c.st.PlanElection(tps, typ)
 	return p, results, nil
 }
+
+// FlushRequests waits until the requests this controller queued to brokers
+// were answered (or ctx ends). A broker that was the controller calls it
+// after its own controlled shutdown, so that the LeaderAndIsr and
+// UpdateMetadata telling the others about their new leaderships are not
+// dropped when it stops.
+func (c *Controller) FlushRequests(ctx context.Context) {
+	ch := make(chan []*sender, 1)
+	c.events.push(evQuery{func() {
+		var ss []*sender
+		for _, s := range c.senders {
+			ss = append(ss, s)
+		}
+		ch <- ss
+	}})
+	var ss []*sender
+	select {
+	case ss = <-ch:
+	case <-ctx.Done():
+		return
+	}
+	for _, s := range ss {
+		s.waitIdle(ctx)
+	}
+}

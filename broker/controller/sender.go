@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -30,6 +31,8 @@ type sender struct {
 	mu     sync.Mutex
 	items  []outRequest
 	signal chan struct{}
+	// pending counts requests queued or being sent (FlushRequests).
+	pending atomic.Int64
 }
 
 func newSender(parent context.Context, broker int32, addr string, term uint64, cfg *Config, log logrus.FieldLogger, events *queue) *sender {
@@ -42,6 +45,7 @@ func newSender(parent context.Context, broker int32, addr string, term uint64, c
 }
 
 func (s *sender) enqueue(reqs ...outRequest) {
+	s.pending.Add(int64(len(reqs)))
 	s.mu.Lock()
 	s.items = append(s.items, reqs...)
 	s.mu.Unlock()
@@ -96,6 +100,7 @@ func (s *sender) run() {
 			}
 			if err == nil {
 				s.handle(r, resp)
+				s.pending.Add(-1)
 				break
 			}
 			if s.ctx.Err() != nil {
@@ -112,6 +117,20 @@ func (s *sender) run() {
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, 2*time.Second)
+		}
+	}
+}
+
+// waitIdle waits until every queued request was answered, or ctx ends,
+// or the sender stops.
+func (s *sender) waitIdle(ctx context.Context) {
+	for s.pending.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

@@ -91,7 +91,9 @@ func Run(ctx context.Context, cfg Config, log logrus.FieldLogger) error {
 		}
 	}()
 	topicConfig := func(topic string) (map[string]string, error) {
-		ctx, cancel := context.WithTimeout(ctx, cfg.ZooKeeperSessionTimeout)
+		// Not cancelled by SIGTERM: controlled shutdown still applies
+		// LeaderAndIsr (and reads topic configs) after it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ZooKeeperSessionTimeout)
 		defer cancel()
 		return b.zk.GetTopicConfig(ctx, topic)
 	}

@@ -114,10 +114,12 @@ func (b *Broker) readFetch(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 func (b *Broker) fetchPartition(ctx context.Context, rc *reqCtx, req *kmsg.FetchRequest, topic string, rp kmsg.FetchRequestTopicPartition, maxBytes int64, minOne bool, sp *kmsg.FetchResponseTopicPartition) logstore.ReadResult {
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 	tp := logstore.TopicPartition{Topic: topic, Partition: rp.Partition}
-	p, epoch, code := b.replicas.leaderFor(tp, b.meta)
-	if code == 0 && req.Version >= 9 {
-		code = checkLeaderEpoch(rp.CurrentLeaderEpoch, epoch)
+	// The client's current leader epoch is checked first, as Kafka does.
+	requested := int32(-1)
+	if req.Version >= 9 {
+		requested = rp.CurrentLeaderEpoch
 	}
+	p, _, code := b.replicas.leaderForEpoch(tp, b.meta, requested)
 	if code != 0 {
 		sp.ErrorCode = code
 		return logstore.ReadResult{}

@@ -49,10 +49,12 @@ func (b *Broker) handleListOffsets(_ context.Context, _ *reqCtx, r kmsg.Request)
 
 func (b *Broker) listOffset(req *kmsg.ListOffsetsRequest, tp logstore.TopicPartition, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) {
 	sp.Timestamp, sp.Offset = -1, -1
-	p, epoch, code := b.replicas.leaderFor(tp, b.meta)
-	if code == 0 && req.Version >= 4 {
-		code = checkLeaderEpoch(rp.CurrentLeaderEpoch, epoch)
+	// The client's current leader epoch is checked first, as Kafka does.
+	requested := int32(-1)
+	if req.Version >= 4 {
+		requested = rp.CurrentLeaderEpoch
 	}
+	p, epoch, code := b.replicas.leaderForEpoch(tp, b.meta, requested)
 	if code != 0 {
 		sp.ErrorCode = code
 		return

@@ -24,10 +24,12 @@ func (b *Broker) handleOffsetForLeaderEpoch(_ context.Context, _ *reqCtx, r kmsg
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition, sp.LeaderEpoch, sp.EndOffset = rp.Partition, -1, -1
-			p, epoch, code := b.replicas.leaderFor(logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}, b.meta)
-			if code == 0 && req.Version >= 2 {
-				code = checkLeaderEpoch(rp.CurrentLeaderEpoch, epoch)
+			// The client's current leader epoch is checked first, as Kafka does.
+			requested := int32(-1)
+			if req.Version >= 2 {
+				requested = rp.CurrentLeaderEpoch
 			}
+			p, _, code := b.replicas.leaderForEpoch(logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}, b.meta, requested)
 			if code != 0 {
 				sp.ErrorCode = code
 			} else {

@@ -188,6 +188,18 @@ func (rm *replicaManager) applyTopicConfig(topic string, overrides map[string]st
 		}
 		n++
 	}
+	// min.insync.replicas is the partition's, checked by acks=all.
+	minInsync := minInsyncOf(overrides, rm.repl.minInsyncReplicas)
+	rm.mu.RLock()
+	for tp, p := range rm.partitions {
+		if tp.Topic == topic {
+			p.mu.Lock()
+			p.minInsync = minInsync
+			p.notifyLocked()
+			p.mu.Unlock()
+		}
+	}
+	rm.mu.RUnlock()
 	return n, firstErr
 }
 

@@ -50,8 +50,6 @@ const isrWriteTimeout = 10 * time.Second
 // still caught up once the ISR lock is held.
 func (rm *replicaManager) expandISR(ctx context.Context, p *partition, id int32) {
 	rm.changeISR(ctx, p, func(isr []int32) ([]int32, bool) {
-		p.mu.RLock()
-		defer p.mu.RUnlock()
 		f := p.followers[id]
 		if !shouldJoinISR(id, f, isr, p.replicas, p.log.HighWatermark(), p.leaderEpochStart) {
 			return nil, false
@@ -72,8 +70,6 @@ func (rm *replicaManager) shrinkISRs(ctx context.Context) {
 	rm.mu.RUnlock()
 	for _, p := range parts {
 		rm.changeISR(ctx, p, func(isr []int32) ([]int32, bool) {
-			p.mu.RLock()
-			defer p.mu.RUnlock()
 			if p.leader != rm.brokerID {
 				return nil, false
 			}
@@ -87,7 +83,8 @@ func (rm *replicaManager) shrinkISRs(ctx context.Context) {
 }
 
 // changeISR performs one ISR change of a partition led here: decide computes
-// the new ISR from the current one (false: no change). The state znode is
+// the new ISR from the current one (false: no change); it runs with p.mu
+// held. The state znode is
 // written conditionally on the version this leader knows; only when that
 // succeeds does the change take effect here, so the ISR in memory is never
 // smaller than the one in ZooKeeper (which elections trust). A version
@@ -99,16 +96,28 @@ func (rm *replicaManager) changeISR(ctx context.Context, p *partition, decide fu
 	}
 	p.isrMu.Lock()
 	defer p.isrMu.Unlock()
-	p.mu.RLock()
+	// Decide under the partition lock; members being added count for the
+	// high-water mark from that moment, so it cannot pass them while
+	// ZooKeeper already lists them as in sync.
+	p.mu.Lock()
 	leader, epoch, ctrlEpoch, version, isr := p.leader, p.leaderEpoch, p.controllerEpoch, p.zkVersion, p.isr
-	p.mu.RUnlock()
-	if leader != rm.brokerID {
-		return
+	var newISR []int32
+	ok := leader == rm.brokerID
+	if ok {
+		newISR, ok = decide(isr)
 	}
-	newISR, ok := decide(isr)
+	if ok {
+		p.joining = without(newISR, isr)
+	}
+	p.mu.Unlock()
 	if !ok {
 		return
 	}
+	defer func() {
+		p.mu.Lock()
+		p.joining = nil
+		p.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(ctx, isrWriteTimeout)
 	defer cancel()
 	st := zkcoord.LeaderAndIsr{Leader: rm.brokerID, LeaderEpoch: epoch, Isr: newISR, ControllerEpoch: ctrlEpoch}

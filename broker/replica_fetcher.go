@@ -205,11 +205,13 @@ func (f *fetcher) truncateAll(ctx context.Context, conn *wire.Conn) error {
 		req.SetVersion(3)
 		req.ReplicaID = f.m.rm.brokerID
 		byTopic := map[string]int{}
+		sent := map[logstore.TopicPartition]*fetchState{}
 		now := time.Now()
 		for tp, st := range f.parts {
 			if !st.truncating || now.Before(st.delayUntil) {
 				continue
 			}
+			sent[tp] = st
 			i := topicSlot(byTopic, &req.Topics, tp.Topic, func(t string) kmsg.OffsetForLeaderEpochRequestTopic {
 				rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
 				rt.Topic = t
@@ -238,8 +240,8 @@ func (f *fetcher) truncateAll(ctx context.Context, conn *wire.Conn) error {
 			for _, rp := range rt.Partitions {
 				tp := logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
 				st := f.parts[tp]
-				if st == nil || !st.truncating {
-					continue
+				if st == nil || st != sent[tp] || !st.truncating {
+					continue // removed or re-added (new epoch) meanwhile
 				}
 				if rp.ErrorCode != 0 {
 					f.partitionError(tp, st, rp.ErrorCode)
@@ -250,8 +252,9 @@ func (f *fetcher) truncateAll(ctx context.Context, conn *wire.Conn) error {
 				if tr.offset < l.LogEndOffset() {
 					f.log.WithFields(logrus.Fields{"partition": tp.String(), "log_end_offset": l.LogEndOffset(), "truncate_to": tr.offset,
 						"leader_epoch": rp.LeaderEpoch, "leader_end_offset": rp.EndOffset}).Info("truncating follower log")
-					st.p.producers.invalidate()
-					if err := l.TruncateTo(tr.offset); err != nil {
+					err := l.TruncateTo(tr.offset)
+					st.p.producers.invalidate() // it may remember truncated batches
+					if err != nil {
 						f.log.WithError(err).WithField("partition", tp.String()).Error("truncation failed")
 						st.delayUntil = time.Now().Add(f.m.cfg.backoff)
 						continue
@@ -324,7 +327,7 @@ func (f *fetcher) apply(ctx context.Context, conn *wire.Conn, req *kmsg.FetchReq
 			asked[logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}] = rp.FetchOffset
 		}
 	}
-	var outOfRange []logstore.TopicPartition
+	outOfRange := map[logstore.TopicPartition]*fetchState{}
 	f.mu.Lock()
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
@@ -337,7 +340,7 @@ func (f *fetcher) apply(ctx context.Context, conn *wire.Conn, req *kmsg.FetchReq
 			switch rp.ErrorCode {
 			case 0:
 			case kerr.OffsetOutOfRange.Code:
-				outOfRange = append(outOfRange, tp)
+				outOfRange[tp] = st
 				continue
 			default:
 				f.partitionError(tp, st, rp.ErrorCode)
@@ -375,7 +378,11 @@ func (f *fetcher) partitionError(tp logstore.TopicPartition, st *fetchState, cod
 // ends before ours (an unclean election), truncate to its end; when ours
 // ends before the leader's start (it deleted what we lack), start over at
 // its log start.
-func (f *fetcher) handleOutOfRange(ctx context.Context, conn *wire.Conn, tps []logstore.TopicPartition) {
+func (f *fetcher) handleOutOfRange(ctx context.Context, conn *wire.Conn, states map[logstore.TopicPartition]*fetchState) {
+	tps := make([]logstore.TopicPartition, 0, len(states))
+	for tp := range states {
+		tps = append(tps, tp)
+	}
 	ask := func(ts int64) (map[logstore.TopicPartition]int64, error) {
 		req := kmsg.NewPtrListOffsetsRequest()
 		req.SetVersion(2)
@@ -418,11 +425,11 @@ func (f *fetcher) handleOutOfRange(ctx context.Context, conn *wire.Conn, tps []l
 		st := f.parts[tp]
 		le, ok1 := latest[tp]
 		ls, ok2 := earliest[tp]
-		if st == nil || !ok1 || !ok2 {
-			continue
+		if st == nil || st != states[tp] || !ok1 || !ok2 {
+			continue // removed or re-added meanwhile
 		}
 		l := st.p.log
-		st.p.producers.invalidate()
+		defer st.p.producers.invalidate() // after the truncation below
 		var err error
 		switch leo := l.LogEndOffset(); {
 		case le < leo:

@@ -64,6 +64,12 @@ type partition struct {
 	tp  logstore.TopicPartition
 	log *logstore.Log
 
+	// leadership is held for reading by an append as leader (from its
+	// leadership check to the end of its write) and for writing while
+	// leadership changes, so no write of a stale leader lands in a log that
+	// is already a follower's (Kafka's leaderIsrUpdateLock).
+	leadership sync.RWMutex
+
 	mu              sync.RWMutex
 	leader          int32
 	leaderEpoch     int32
@@ -76,6 +82,9 @@ type partition struct {
 	// this leader's epoch began.
 	followers        map[int32]*followerState
 	leaderEpochStart int64
+	// joining are followers being added to the ISR (the ZooKeeper write is
+	// in flight): the high-water mark already waits for them.
+	joining []int32
 	// changed is closed (and replaced) when leadership or the ISR changes:
 	// produces waiting for acks=all watch it.
 	changed chan struct{}
@@ -127,6 +136,8 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 		return code
 	}
 	minInsync := rm.minInsync(tp.Topic)
+	p.leadership.Lock()
+	defer p.leadership.Unlock()
 	p.mu.RLock()
 	stale := st.leaderEpoch <= p.leaderEpoch
 	p.mu.RUnlock()
@@ -151,9 +162,17 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 	if isLeader {
 		p.followers = newFollowerStates(rm.brokerID, st.replicas, st.isr, now)
 		p.leaderEpochStart = p.log.LogEndOffset()
+		// The new epoch starts here even before anything is appended
+		// (Kafka's maybeAssignEpochStartOffset): a follower asking where
+		// its own older epoch ends gets this answer, not the high-water
+		// mark fallback.
+		if err := p.log.AssignEpochStartOffset(st.leaderEpoch, p.leaderEpochStart); err != nil {
+			rm.log.WithError(err).WithField("partition", tp.String()).Error("cannot record the leader epoch's start")
+		}
 	} else {
 		p.followers = nil
 	}
+	p.joining = nil
 	p.notifyLocked()
 	p.mu.Unlock()
 	if rm.leadershipChanged != nil {
@@ -224,12 +243,17 @@ func (rm *replicaManager) topicOverrides(topic string) map[string]string {
 // minInsync is the topic's min.insync.replicas (the broker's unless
 // overridden).
 func (rm *replicaManager) minInsync(topic string) int {
-	if v, ok := rm.topicOverrides(topic)["min.insync.replicas"]; ok {
+	return minInsyncOf(rm.topicOverrides(topic), rm.repl.minInsyncReplicas)
+}
+
+// minInsyncOf is min.insync.replicas from a topic's overrides, else def.
+func minInsyncOf(overrides map[string]string, def int) int {
+	if v, ok := overrides["min.insync.replicas"]; ok {
 		if n, err := strconv.Atoi(v); err == nil && n >= 1 {
 			return n
 		}
 	}
-	return rm.repl.minInsyncReplicas
+	return def
 }
 
 // getOrCreate returns the hosted partition, opening (or creating) its log
@@ -263,12 +287,17 @@ func (rm *replicaManager) stopReplica(tp logstore.TopicPartition, deleteData boo
 	if rm.leadershipChanged != nil {
 		defer rm.leadershipChanged(tp)
 	}
+	resign := func(p *partition) {
+		p.leadership.Lock()
+		p.mu.Lock()
+		p.leader, p.followers, p.joining = -1, nil, nil
+		p.notifyLocked()
+		p.mu.Unlock()
+		p.leadership.Unlock()
+	}
 	if !deleteData {
 		if p := rm.get(tp); p != nil {
-			p.mu.Lock()
-			p.leader, p.followers = -1, nil
-			p.notifyLocked()
-			p.mu.Unlock()
+			resign(p)
 		}
 		return 0
 	}
@@ -277,10 +306,7 @@ func (rm *replicaManager) stopReplica(tp logstore.TopicPartition, deleteData boo
 	delete(rm.partitions, tp)
 	rm.mu.Unlock()
 	if hosted {
-		p.mu.Lock()
-		p.leader, p.followers = -1, nil
-		p.notifyLocked()
-		p.mu.Unlock()
+		resign(p)
 	}
 	if _, ok := rm.logs.Get(tp); !ok && !hosted {
 		return 0
@@ -318,6 +344,22 @@ func (rm *replicaManager) leaderFor(tp logstore.TopicPartition, meta *metadataCa
 	return p, p.leaderEpoch, 0
 }
 
+// leaderForEpoch is leaderFor with a client's current_leader_epoch checked
+// first, in Kafka 2.4's order (Partition.getLocalLog): a hosted replica
+// answers FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH before
+// NOT_LEADER_FOR_PARTITION. requested -1 skips the epoch check.
+func (rm *replicaManager) leaderForEpoch(tp logstore.TopicPartition, meta *metadataCache, requested int32) (*partition, int32, int16) {
+	if p := rm.get(tp); p != nil && requested >= 0 {
+		p.mu.RLock()
+		code := checkLeaderEpoch(requested, p.leaderEpoch)
+		p.mu.RUnlock()
+		if code != 0 {
+			return nil, 0, code
+		}
+	}
+	return rm.leaderFor(tp, meta)
+}
+
 // checkLeaderEpoch applies KIP-320: a client's current_leader_epoch (-1 when
 // it has none) must match the leader's.
 func checkLeaderEpoch(requested, current int32) int16 {
@@ -337,6 +379,8 @@ func checkLeaderEpoch(requested, current int32) int16 {
 // smaller than min.insync.replicas. Fetches parked on the partition are
 // woken by the log itself.
 func (rm *replicaManager) appendAsLeader(p *partition, leaderEpoch int32, records []byte, requireISR bool) (logstore.AppendInfo, error) {
+	p.leadership.RLock()
+	defer p.leadership.RUnlock()
 	p.mu.RLock()
 	stale := p.leader != rm.brokerID || p.leaderEpoch != leaderEpoch
 	short := requireISR && len(p.isr) < p.minInsync
@@ -414,6 +458,9 @@ func (rm *replicaManager) appendIdempotent(p *partition, leaderEpoch int32, reco
 	}
 	info, err := p.log.Append(records, leaderEpoch)
 	if err != nil {
+		// The batches may be in the log all the same (an fsync failed):
+		// rebuild the table from the log rather than guess.
+		ps.loaded, ps.producers = false, nil
 		return info, err
 	}
 	// Append patched the base offsets in place: record the real ones.
@@ -444,14 +491,13 @@ var (
 // end offset in the ISR. It never moves it down.
 func (rm *replicaManager) maybeIncrementHW(p *partition) {
 	p.mu.RLock()
+	defer p.mu.RUnlock()
 	if p.leader != rm.brokerID {
-		p.mu.RUnlock()
 		return
 	}
-	hw, ok := highWatermark(rm.brokerID, p.log.LogEndOffset(), p.isr, p.followers)
-	p.mu.RUnlock()
-	if ok && hw > p.log.HighWatermark() {
-		p.log.SetHighWatermark(hw)
+	counted := hwReplicas(rm.brokerID, p.isr, p.joining, p.followers, rm.now(), rm.repl.lagTimeMax)
+	if hw, ok := highWatermark(rm.brokerID, p.log.LogEndOffset(), counted, p.followers); ok {
+		p.log.MaybeIncrementHighWatermark(hw)
 	}
 }
 

@@ -67,10 +67,11 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// highWatermark is the offset every ISR member has reached: the smallest
-// log end offset over the ISR (the leader's own included). ok is false while
-// some ISR follower has not fetched from this leader yet (its offset is
-// unknown), in which case the high-water mark must stay where it is.
+// highWatermark is the offset every counted replica (hwReplicas) has
+// reached: the smallest log end offset among them, the leader's own
+// included. ok is false while one has not fetched from this leader yet (its
+// offset is unknown), in which case the high-water mark must stay where it
+// is.
 func highWatermark(self int32, leaderLEO int64, isr []int32, followers map[int32]*followerState) (hw int64, ok bool) {
 	hw = leaderLEO
 	for _, id := range isr {
@@ -84,6 +85,22 @@ func highWatermark(self int32, leaderLEO int64, isr []int32, followers map[int32
 		hw = min(hw, f.leo)
 	}
 	return hw, true
+}
+
+// hwReplicas lists the replicas whose log end offsets bound the high-water
+// mark (Kafka 2.4's Partition.maybeIncrementLeaderHW): the ISR, followers
+// being added to it, and followers that caught up within maxLag even if not
+// in the ISR yet — so a follower about to join is never left behind by the
+// high-water mark (which would keep it out of the ISR under steady load),
+// and nothing is acknowledged that a joining follower lacks.
+func hwReplicas(self int32, isr, joining []int32, followers map[int32]*followerState, now time.Time, maxLag time.Duration) []int32 {
+	out := append(append([]int32(nil), isr...), joining...)
+	for id, f := range followers {
+		if id != self && !contains(out, id) && f.leo >= 0 && !f.lastCaughtUp.IsZero() && now.Sub(f.lastCaughtUp) <= maxLag {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // shouldJoinISR reports whether a follower outside the ISR has caught up

@@ -118,6 +118,24 @@ func (l *Log) SetHighWatermark(hw int64) {
 	}
 }
 
+// MaybeIncrementHighWatermark raises the high watermark to hw (clamped to
+// LogEndOffset) and reports whether it moved; it never lowers it, so
+// concurrent callers (a leader's appends and follower fetches) cannot move
+// it backwards (Kafka's Log.maybeIncrementHighWatermark).
+func (l *Log) MaybeIncrementHighWatermark(hw int64) bool {
+	for {
+		cur := l.hw.Load()
+		target := min(hw, l.LogEndOffset())
+		if target <= cur {
+			return false
+		}
+		if l.hw.CompareAndSwap(cur, target) {
+			l.notify()
+			return true
+		}
+	}
+}
+
 // RecoveryPoint is the offset below which everything is known to be fsynced;
 // recovery after a crash rescans from the segment holding it.
 func (l *Log) RecoveryPoint() int64 { return l.recoveryPoint.Load() }

@@ -62,6 +62,20 @@ func (l *Log) assignEpochLocked(epoch int32, start int64) error {
 	return l.setEpochsLocked(es)
 }
 
+// AssignEpochStartOffset records that leader epoch epoch begins at offset
+// (Kafka's Log.maybeAssignEpochStartOffset, called by a broker becoming
+// leader with its log end offset): followers asking OffsetForLeaderEpoch
+// about an older epoch then learn where it ended even before the new leader
+// appended anything. No-op when the latest entry is already epoch.
+func (l *Log) AssignEpochStartOffset(epoch int32, offset int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return fmt.Errorf("assign epoch of %s: %w", l.tp, ErrClosed)
+	}
+	return l.assignEpochLocked(epoch, offset)
+}
+
 // AppendAsFollower appends batches replicated from the leader, keeping their
 // offsets and partition leader epochs: nothing in records is modified. Every
 // batch is checked before anything is written: header and length bounds,

@@ -16,24 +16,31 @@ import (
 // election (2.4 schedules it 5 s after failover).
 const autoRebalanceFirstDelay = 5 * time.Second
 
+// readAdminZNode reads an /admin znode and watches it for its creation or
+// change (the watch fires ev); ok is false when it does not exist.
+func (c *Controller) readAdminZNode(ctx context.Context, path string, ev event) (data []byte, ok bool, err error) {
+	ok, _, w, err := c.zk.ExistsW(ctx, path)
+	if err != nil {
+		return nil, false, err
+	}
+	c.watch(c.termCtx, w, ev)
+	if !ok {
+		return nil, false, nil
+	}
+	data, _, err = c.zk.Get(ctx, path)
+	if errors.Is(err, zkcoord.ErrNoNode) {
+		return nil, false, nil
+	}
+	return data, err == nil, err
+}
+
 // onPreferredElection is PreferredReplicaElection: /admin/preferred_replica_election
 // was created (or the controller just failed over). The partitions it lists
 // get a preferred-replica election, then the znode is deleted (fenced).
 func (c *Controller) onPreferredElection(ctx context.Context) error {
 	path := zkcoord.PreferredReplicaElectionPath
-	ok, _, w, err := c.zk.ExistsW(ctx, path)
-	if err != nil {
-		return err
-	}
-	c.watch(c.termCtx, w, evPreferredElection{c.term})
-	if !ok {
-		return nil
-	}
-	data, _, err := c.zk.Get(ctx, path)
-	if errors.Is(err, zkcoord.ErrNoNode) {
-		return nil
-	}
-	if err != nil {
+	data, ok, err := c.readAdminZNode(ctx, path, evPreferredElection{c.term})
+	if err != nil || !ok {
 		return err
 	}
 	ztps, err := zkcoord.DecodePreferredReplicaElection(data)

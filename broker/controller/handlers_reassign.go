@@ -87,19 +87,8 @@ func (c *Controller) watchState(ctx context.Context, tp TP) error {
 // start; unknown partitions are removed from the znode.
 func (c *Controller) onReassignZNode(ctx context.Context) error {
 	path := zkcoord.ReassignPartitionsPath
-	ok, _, w, err := c.zk.ExistsW(ctx, path)
-	if err != nil {
-		return err
-	}
-	c.watch(c.termCtx, w, evReassign{c.term})
-	if !ok {
-		return nil
-	}
-	data, _, err := c.zk.Get(ctx, path)
-	if errors.Is(err, zkcoord.ErrNoNode) {
-		return nil
-	}
-	if err != nil {
+	data, ok, err := c.readAdminZNode(ctx, path, evReassign{c.term})
+	if err != nil || !ok {
 		return err
 	}
 	entries, err := zkcoord.DecodeReassignPartitions(data)

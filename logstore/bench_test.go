@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,9 +148,23 @@ func appendLoop(b *testing.B, l *Log) {
 	b.ReportMetric(float64(l.Size())/1e9, "GB-in-log")
 }
 
+// dropCache writes back and evicts a log's segment files from the page
+// cache (posix_fadvise DONTNEED), so that a benchmark on a big log measures
+// the log store, not the memory pressure of gigabytes of cached pages left
+// by building it (the machine has about as much RAM as the biggest log).
+func dropCache(b *testing.B, l *Log) {
+	unix.Sync()
+	for _, s := range l.segments() {
+		if err := unix.Fadvise(int(s.f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+			b.Fatalf("fadvise %s: %v", s.logPath, err)
+		}
+	}
+}
+
 // BenchmarkAppendWithData appends 1 MiB batches to an empty log and to logs
 // already holding -logstore.bench-gb of data: the append cost must not
-// depend on what is stored.
+// depend on what is stored. The stored data is evicted from the page cache
+// first (dropCache), as it would be on a broker whose old segments are cold.
 func BenchmarkAppendWithData(b *testing.B) {
 	b.Run("stored=0GB", func(b *testing.B) {
 		l := openTestLog(b, b.TempDir(), benchConfig())
@@ -160,6 +175,7 @@ func BenchmarkAppendWithData(b *testing.B) {
 		b.Run("stored="+gb+"GB", func(b *testing.B) {
 			l := benchLog(b, gb)
 			start := l.LogEndOffset()
+			dropCache(b, l)
 			appendLoop(b, l)
 			b.StopTimer()
 			if err := l.TruncateTo(start); err != nil { // keep the shared log at its size
@@ -190,6 +206,53 @@ func BenchmarkLookup(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(l.NumSegments()), "segments")
+		})
+	}
+}
+
+// BenchmarkIndexLookup is the lookup itself, without reading the log: the
+// binary search over segment base offsets and over the mapped offset index
+// that finds the file position to scan from, at a random offset of a
+// -logstore.bench-gb log. Its cost must not grow with the data stored.
+func BenchmarkIndexLookup(b *testing.B) {
+	for _, gb := range benchSizes(b) {
+		b.Run(gb+"GB", func(b *testing.B) {
+			l := benchLog(b, gb)
+			leo := l.LogEndOffset()
+			rng := rand.New(rand.NewSource(1))
+			var sink int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				off := rng.Int63n(leo)
+				segs := l.segments()
+				j := sort.Search(len(segs), func(j int) bool { return segs[j].base > off }) - 1
+				sink += segs[j].oi.lookup(off)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(l.NumSegments()), "segments")
+			_ = sink
+		})
+	}
+}
+
+// BenchmarkLookupCold is BenchmarkLookup with the log evicted from the page
+// cache first: every lookup's header read may go to the disk, for every
+// log size alike.
+func BenchmarkLookupCold(b *testing.B) {
+	for _, gb := range benchSizes(b) {
+		b.Run(gb+"GB", func(b *testing.B) {
+			l := benchLog(b, gb)
+			dropCache(b, l)
+			leo := l.LogEndOffset()
+			rng := rand.New(rand.NewSource(2))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				off := rng.Int63n(leo)
+				if _, err := l.Read(off, 1, math.MaxInt64, true); err != nil {
+					b.Fatalf("read %d: %v", off, err)
+				}
+			}
 		})
 	}
 }

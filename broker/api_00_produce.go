@@ -44,9 +44,9 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 			case transactional:
 				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			default:
-				p, epoch, next := b.produceTo(rc, logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}, rp.Records, req.Acks == -1, &sp)
+				p, since, next := b.produceTo(rc, logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}, rp.Records, req.Acks == -1, &sp)
 				if p != nil && req.Acks == -1 {
-					waits = append(waits, ackWait{p: p, leaderEpoch: epoch, required: next, topic: ti, partition: pi})
+					waits = append(waits, ackWait{p: p, leaderSince: since, required: next, topic: ti, partition: pi})
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -75,15 +75,15 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 }
 
 // produceTo appends to one partition led here and fills sp. On success it
-// returns the partition, the leader epoch of the append and the offset the
-// high-water mark must reach for acks=all.
+// returns the partition, the epoch its current leadership began in and the
+// offset the high-water mark must reach for acks=all.
 func (b *Broker) produceTo(rc *reqCtx, tp logstore.TopicPartition, records []byte, acksAll bool, sp *kmsg.ProduceResponseTopicPartition) (*partition, int32, int64) {
 	p, epoch, code := b.replicas.leaderFor(tp, b.meta)
 	if code != 0 {
 		sp.ErrorCode = code
 		return nil, 0, 0
 	}
-	info, err := b.replicas.appendAsLeader(p, epoch, records, acksAll)
+	info, since, err := b.replicas.appendAsLeaderSince(p, epoch, records, acksAll)
 	if err != nil {
 		sp.ErrorCode = storageErrorCode(err)
 		msg := err.Error()
@@ -94,13 +94,13 @@ func (b *Broker) produceTo(rc *reqCtx, tp logstore.TopicPartition, records []byt
 	sp.BaseOffset = info.FirstOffset
 	sp.LogAppendTime = -1
 	sp.LogStartOffset = p.log.LogStartOffset()
-	return p, epoch, info.LastOffset + 1
+	return p, since, info.LastOffset + 1
 }
 
 // ackWait is one acks=all partition waiting for its ISR.
 type ackWait struct {
 	p                *partition
-	leaderEpoch      int32
+	leaderSince      int32 // the leadership the append was made in
 	required         int64 // the high-water mark must reach this
 	topic, partition int   // indexes into the response
 }
@@ -118,7 +118,7 @@ func (b *Broker) awaitISR(ctx context.Context, timeout time.Duration, waits []ac
 		for {
 			// Take the signals before checking, so no change is missed.
 			logChanged, stateChanged := w.p.log.Changed(), w.p.stateChanged()
-			if code, done := b.replicas.ackState(w.p, w.leaderEpoch, w.required); done {
+			if code, done := b.replicas.ackState(w.p, w.leaderSince, w.required); done {
 				sp.ErrorCode = code
 				break
 			}

@@ -49,9 +49,16 @@ func (b *Broker) deleteRecords(tp logstore.TopicPartition, offset int64) (lowWat
 	if tp.Topic == deleteRecordsInternalTopic {
 		return -1, kerr.InvalidTopicException.Code
 	}
-	p, _, code := b.replicas.leaderFor(tp, b.meta)
+	p, epoch, code := b.replicas.leaderFor(tp, b.meta)
 	if code != 0 {
 		return -1, code
+	}
+	// Under the leadership lock, so a leader replaced meanwhile does not
+	// move the log start of what is now a follower's log.
+	p.leadership.RLock()
+	defer p.leadership.RUnlock()
+	if _, now, code := b.replicas.leaderFor(tp, b.meta); code != 0 || now != epoch {
+		return -1, kerr.NotLeaderForPartition.Code
 	}
 	if !p.log.Config().CleanupDelete {
 		return -1, kerr.PolicyViolation.Code

@@ -188,18 +188,28 @@ func (rm *replicaManager) applyTopicConfig(topic string, overrides map[string]st
 		}
 		n++
 	}
-	// min.insync.replicas is the partition's, checked by acks=all.
+	// min.insync.replicas is the partition's, checked by acks=all. It is
+	// remembered first, so a LeaderAndIsr that read the topic config from
+	// ZooKeeper before this change cannot put the old value back.
 	minInsync := minInsyncOf(overrides, rm.repl.minInsyncReplicas)
-	rm.mu.RLock()
+	rm.mu.Lock()
+	if rm.minInsyncChanged == nil {
+		rm.minInsyncChanged = map[string]int{}
+	}
+	rm.minInsyncChanged[topic] = minInsync
+	var parts []*partition
 	for tp, p := range rm.partitions {
 		if tp.Topic == topic {
-			p.mu.Lock()
-			p.minInsync = minInsync
-			p.notifyLocked()
-			p.mu.Unlock()
+			parts = append(parts, p)
 		}
 	}
-	rm.mu.RUnlock()
+	rm.mu.Unlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		p.minInsync = minInsync
+		p.notifyLocked()
+		p.mu.Unlock()
+	}
 	return n, firstErr
 }
 

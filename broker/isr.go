@@ -19,6 +19,7 @@ import (
 // ReplicaManager.maybePropagateIsrChanges).
 type isrStore interface {
 	updateLeaderAndIsr(ctx context.Context, tp logstore.TopicPartition, st zkcoord.LeaderAndIsr, version int32) (newVersion int32, err error)
+	readLeaderAndIsr(ctx context.Context, tp logstore.TopicPartition) (st zkcoord.LeaderAndIsr, version int32, err error)
 	notifyIsrChanges(ctx context.Context, tps []logstore.TopicPartition) error
 }
 
@@ -31,6 +32,15 @@ func (s zkISRStore) updateLeaderAndIsr(ctx context.Context, tp logstore.TopicPar
 		return 0, err
 	}
 	return stat.Version, nil
+}
+
+func (s zkISRStore) readLeaderAndIsr(ctx context.Context, tp logstore.TopicPartition) (zkcoord.LeaderAndIsr, int32, error) {
+	data, stat, err := s.zk.Get(ctx, zkcoord.PartitionStatePath(tp.Topic, tp.Partition))
+	if err != nil {
+		return zkcoord.LeaderAndIsr{}, 0, err
+	}
+	st, err := zkcoord.DecodeLeaderAndIsr(data)
+	return st, stat.Version, err
 }
 
 func (s zkISRStore) notifyIsrChanges(ctx context.Context, tps []logstore.TopicPartition) error {
@@ -113,26 +123,18 @@ func (rm *replicaManager) changeISR(ctx context.Context, p *partition, decide fu
 	if !ok {
 		return
 	}
-	defer func() {
-		p.mu.Lock()
-		p.joining = nil
-		p.mu.Unlock()
-	}()
-	ctx, cancel := context.WithTimeout(ctx, isrWriteTimeout)
-	defer cancel()
 	st := zkcoord.LeaderAndIsr{Leader: rm.brokerID, LeaderEpoch: epoch, Isr: newISR, ControllerEpoch: ctrlEpoch}
-	newVersion, err := rm.isr.updateLeaderAndIsr(ctx, p.tp, st, version)
 	log := rm.log.WithFields(logrus.Fields{"partition": p.tp.String(), "leader_epoch": epoch, "old_isr": isr, "new_isr": newISR})
-	if err != nil {
-		if errors.Is(err, zkcoord.ErrBadVersion) {
-			log.Info("partition state changed in ZooKeeper (by the controller); ISR change skipped")
-		} else {
-			log.WithError(err).Warn("cannot write ISR change")
-		}
+	newVersion, written, known := rm.writeISR(ctx, p.tp, st, version, log)
+	if !known {
+		// The write may or may not have landed: the members being added
+		// keep counting for the high-water mark (p.joining stays) until a
+		// later change settles it.
 		return
 	}
 	p.mu.Lock()
-	applied := p.leader == rm.brokerID && p.leaderEpoch == epoch
+	p.joining = nil
+	applied := written && p.leader == rm.brokerID && p.leaderEpoch == epoch
 	if applied {
 		p.isr, p.zkVersion = newISR, newVersion
 		p.notifyLocked()
@@ -144,6 +146,37 @@ func (rm *replicaManager) changeISR(ctx context.Context, p *partition, decide fu
 	log.Info("ISR " + what)
 	rm.isrChanges.add(p.tp, rm.now())
 	rm.maybeIncrementHW(p)
+}
+
+// writeISR writes a leader's new partition state conditionally on version.
+// When the write fails it reads the znode back, as Kafka's
+// checkLeaderAndIsrZkData does: a write that landed although its answer was
+// lost (a timeout, a lost connection) is found there. known is false when
+// the outcome could not be learnt; written tells whether st is in ZooKeeper
+// (at newVersion).
+func (rm *replicaManager) writeISR(ctx context.Context, tp logstore.TopicPartition, st zkcoord.LeaderAndIsr, version int32, log logrus.FieldLogger) (newVersion int32, written, known bool) {
+	wctx, cancel := context.WithTimeout(ctx, isrWriteTimeout)
+	newVersion, err := rm.isr.updateLeaderAndIsr(wctx, tp, st, version)
+	cancel()
+	if err == nil {
+		return newVersion, true, true
+	}
+	rctx, cancel := context.WithTimeout(ctx, isrWriteTimeout)
+	cur, curVersion, rerr := rm.isr.readLeaderAndIsr(rctx, tp)
+	cancel()
+	switch {
+	case rerr != nil:
+		log.WithError(err).WithField("read_back_error", rerr).Warn("cannot write ISR change, nor learn whether it landed")
+		return 0, false, false
+	case cur.Leader == st.Leader && cur.LeaderEpoch == st.LeaderEpoch && cur.ControllerEpoch == st.ControllerEpoch && slices.Equal(cur.Isr, st.Isr):
+		log.WithError(err).Info("ISR change found in ZooKeeper although its write reported an error")
+		return curVersion, true, true
+	case errors.Is(err, zkcoord.ErrBadVersion):
+		log.Info("partition state changed in ZooKeeper (by the controller); ISR change skipped")
+	default:
+		log.WithError(err).Warn("cannot write ISR change")
+	}
+	return 0, false, true
 }
 
 // isrChangeSet batches the partitions whose ISR this broker changed until

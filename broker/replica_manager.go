@@ -45,6 +45,9 @@ type replicaManager struct {
 	mu              sync.RWMutex
 	partitions      map[logstore.TopicPartition]*partition
 	controllerEpoch int32
+	// minInsyncChanged holds min.insync.replicas of topics whose config
+	// changed at run time (it wins over a value read before the change).
+	minInsyncChanged map[string]int
 
 	isrChanges isrChangeSet
 }
@@ -82,6 +85,11 @@ type partition struct {
 	// this leader's epoch began.
 	followers        map[int32]*followerState
 	leaderEpochStart int64
+	// leaderSince is the leader epoch in which this broker's current,
+	// unbroken leadership began: an epoch bump that leaves it leader keeps
+	// it, so acks=all waits survive (Kafka fails them only when the broker
+	// stops leading, whose log may then be truncated).
+	leaderSince int32
 	// joining are followers being added to the ISR (the ZooKeeper write is
 	// in flight): the high-water mark already waits for them.
 	joining []int32
@@ -156,7 +164,15 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 		return kerr.StaleControllerEpoch.Code
 	}
 	wasLeader := p.leader == rm.brokerID
+	if !wasLeader {
+		p.leaderSince = st.leaderEpoch
+	}
 	p.leader, p.leaderEpoch, p.zkVersion, p.controllerEpoch = st.leader, st.leaderEpoch, st.zkVersion, st.controllerEpoch
+	rm.mu.RLock()
+	if v, ok := rm.minInsyncChanged[tp.Topic]; ok {
+		minInsync = v // changed at run time, possibly after minInsync was read
+	}
+	rm.mu.RUnlock()
 	p.isr, p.replicas, p.minInsync = st.isr, st.replicas, minInsync
 	isLeader := st.leader == rm.brokerID
 	if isLeader {
@@ -349,15 +365,21 @@ func (rm *replicaManager) leaderFor(tp logstore.TopicPartition, meta *metadataCa
 // answers FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH before
 // NOT_LEADER_FOR_PARTITION. requested -1 skips the epoch check.
 func (rm *replicaManager) leaderForEpoch(tp logstore.TopicPartition, meta *metadataCache, requested int32) (*partition, int32, int16) {
-	if p := rm.get(tp); p != nil && requested >= 0 {
-		p.mu.RLock()
-		code := checkLeaderEpoch(requested, p.leaderEpoch)
-		p.mu.RUnlock()
-		if code != 0 {
+	p := rm.get(tp)
+	if p == nil {
+		return rm.leaderFor(tp, meta) // not hosted: NOT_LEADER or UNKNOWN
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if requested >= 0 {
+		if code := checkLeaderEpoch(requested, p.leaderEpoch); code != 0 {
 			return nil, 0, code
 		}
 	}
-	return rm.leaderFor(tp, meta)
+	if p.leader != rm.brokerID {
+		return nil, 0, kerr.NotLeaderForPartition.Code
+	}
+	return p, p.leaderEpoch, 0
 }
 
 // checkLeaderEpoch applies KIP-320: a client's current_leader_epoch (-1 when
@@ -379,35 +401,53 @@ func checkLeaderEpoch(requested, current int32) int16 {
 // smaller than min.insync.replicas. Fetches parked on the partition are
 // woken by the log itself.
 func (rm *replicaManager) appendAsLeader(p *partition, leaderEpoch int32, records []byte, requireISR bool) (logstore.AppendInfo, error) {
+	info, _, err := rm.appendAsLeaderSince(p, leaderEpoch, records, requireISR)
+	return info, err
+}
+
+// appendAsLeaderSince is appendAsLeader that also returns the epoch in which
+// the leadership the append was made in began (for acks=all waits).
+func (rm *replicaManager) appendAsLeaderSince(p *partition, leaderEpoch int32, records []byte, requireISR bool) (logstore.AppendInfo, int32, error) {
+	idempotent := false
+	eachBatchHeader(records, func(h logstore.BatchHeader) { idempotent = idempotent || h.ProducerID >= 0 })
+	if idempotent {
+		// A rebuild of the producer table scans the log: do it before
+		// taking the leadership lock, which leadership changes wait for.
+		p.producers.mu.Lock()
+		err := p.producers.loadLocked(p.log)
+		p.producers.mu.Unlock()
+		if err != nil {
+			return logstore.AppendInfo{}, 0, err
+		}
+	}
 	p.leadership.RLock()
 	defer p.leadership.RUnlock()
 	p.mu.RLock()
 	stale := p.leader != rm.brokerID || p.leaderEpoch != leaderEpoch
+	since := p.leaderSince
 	short := requireISR && len(p.isr) < p.minInsync
 	isrSize, minInsync := len(p.isr), p.minInsync
 	p.mu.RUnlock()
 	switch {
 	case stale:
-		return logstore.AppendInfo{}, errNotLeader
+		return logstore.AppendInfo{}, 0, errNotLeader
 	case short:
-		return logstore.AppendInfo{}, fmt.Errorf("%w: ISR has %d replicas, min.insync.replicas is %d", errNotEnoughReplicas, isrSize, minInsync)
+		return logstore.AppendInfo{}, 0, fmt.Errorf("%w: ISR has %d replicas, min.insync.replicas is %d", errNotEnoughReplicas, isrSize, minInsync)
 	}
-	idempotent := false
-	eachBatchHeader(records, func(h logstore.BatchHeader) { idempotent = idempotent || h.ProducerID >= 0 })
 	if !idempotent {
 		info, err := p.log.Append(records, leaderEpoch)
 		if err != nil {
-			return info, err
+			return info, since, err
 		}
 		rm.maybeIncrementHW(p)
-		return info, nil
+		return info, since, nil
 	}
 	info, err := rm.appendIdempotent(p, leaderEpoch, records)
 	if err != nil {
-		return info, err
+		return info, since, err
 	}
 	rm.maybeIncrementHW(p)
-	return info, nil
+	return info, since, nil
 }
 
 // appendIdempotent appends records holding idempotent batches: each is
@@ -458,9 +498,15 @@ func (rm *replicaManager) appendIdempotent(p *partition, leaderEpoch int32, reco
 	}
 	info, err := p.log.Append(records, leaderEpoch)
 	if err != nil {
-		// The batches may be in the log all the same (an fsync failed):
-		// rebuild the table from the log rather than guess.
-		ps.loaded, ps.producers = false, nil
+		if info.NumRecords > 0 {
+			// Written, but an fsync failed: the batches are in the log,
+			// so the table records them (a retry is then a duplicate).
+			eachBatchHeader(records, func(h logstore.BatchHeader) {
+				if h.ProducerID >= 0 {
+					ps.recordLocked(producerOf(h))
+				}
+			})
+		}
 		return info, err
 	}
 	// Append patched the base offsets in place: record the real ones.
@@ -563,17 +609,18 @@ func contains(ids []int32, id int32) bool {
 	return false
 }
 
-// ackState tells whether an acks=all append in leaderEpoch that ends before
-// required is done, and with which error code (Kafka's
+// ackState tells whether an acks=all append made during the leadership that
+// began in epoch leaderSince, ending before required, is done, and with which error code (Kafka's
 // Partition.checkEnoughReplicasReachOffset): done once the high-water mark
 // reached it (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR is now smaller
 // than min.insync.replicas), or at once with NOT_LEADER_FOR_PARTITION when
-// this broker no longer leads in that epoch.
-func (rm *replicaManager) ackState(p *partition, leaderEpoch int32, required int64) (code int16, done bool) {
+// this broker stopped leading since (even if it leads again: its log may
+// have been truncated meanwhile).
+func (rm *replicaManager) ackState(p *partition, leaderSince int32, required int64) (code int16, done bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	switch {
-	case p.leader != rm.brokerID || p.leaderEpoch != leaderEpoch:
+	case p.leader != rm.brokerID || p.leaderSince != leaderSince:
 		return kerr.NotLeaderForPartition.Code, true
 	case p.log.HighWatermark() < required:
 		return 0, false

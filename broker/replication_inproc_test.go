@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -25,6 +26,8 @@ type memISRStore struct {
 	versions map[logstore.TopicPartition]int32
 	states   map[logstore.TopicPartition]zkcoord.LeaderAndIsr
 	notified []logstore.TopicPartition
+	// loseAnswers: writes land but report a timeout; failReads: reads fail.
+	loseAnswers, failReads bool
 }
 
 func (s *memISRStore) updateLeaderAndIsr(_ context.Context, tp logstore.TopicPartition, st zkcoord.LeaderAndIsr, version int32) (int32, error) {
@@ -35,7 +38,19 @@ func (s *memISRStore) updateLeaderAndIsr(_ context.Context, tp logstore.TopicPar
 	}
 	s.versions[tp]++
 	s.states[tp] = st
+	if s.loseAnswers {
+		return 0, context.DeadlineExceeded // written, but the answer is lost
+	}
 	return s.versions[tp], nil
+}
+
+func (s *memISRStore) readLeaderAndIsr(_ context.Context, tp logstore.TopicPartition) (zkcoord.LeaderAndIsr, int32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failReads {
+		return zkcoord.LeaderAndIsr{}, 0, errors.New("connection lost")
+	}
+	return s.states[tp], s.versions[tp], nil
 }
 
 func (s *memISRStore) notifyIsrChanges(_ context.Context, tps []logstore.TopicPartition) error {

@@ -166,3 +166,68 @@ func TestMinInsyncChangeAppliesAtRunTime(t *testing.T) {
 		t.Fatalf("acks=all with ISR 1 < min.insync.replicas 2: %v", err)
 	}
 }
+
+// An ISR write whose answer is lost (it landed, but the call timed out) is
+// found by reading the state znode back and takes effect; when even that
+// read fails, the follower being added keeps counting for the high-water
+// mark, so nothing is acknowledged that ZooKeeper's ISR member may lack.
+func TestISRWriteWithLostAnswer(t *testing.T) {
+	for _, readsFail := range []bool{false, true} {
+		rm := rulesRM(t)
+		store := &memISRStore{versions: map[logstore.TopicPartition]int32{}, states: map[logstore.TopicPartition]zkcoord.LeaderAndIsr{},
+			loseAnswers: true, failReads: readsFail}
+		rm.isr = store
+		tp := logstore.TopicPartition{Topic: "t", Partition: 0}
+		rm.becomeLeaderOrFollower(tp, partitionState{leader: 1, leaderEpoch: 1, isr: []int32{1}, replicas: []int32{1, 2}}, noLeaderAddr)
+		p := rm.get(tp)
+		if _, err := rm.appendAsLeader(p, 1, testBatch(1), false); err != nil {
+			t.Fatal(err)
+		}
+		rm.recordFollowerFetch(context.Background(), p, 2, 1, 1) // caught up: joins
+		if !slices.Equal(store.isr(tp), []int32{1, 2}) {
+			t.Fatalf("ZooKeeper ISR %v", store.isr(tp))
+		}
+		p.mu.RLock()
+		isr, joining := slices.Clone(p.isr), slices.Clone(p.joining)
+		p.mu.RUnlock()
+		switch {
+		case !readsFail && (!slices.Equal(isr, []int32{1, 2}) || len(joining) != 0):
+			t.Fatalf("read back: ISR %v, joining %v; want the write applied", isr, joining)
+		case readsFail && (!slices.Equal(isr, []int32{1}) || !slices.Equal(joining, []int32{2})):
+			t.Fatalf("outcome unknown: ISR %v, joining %v; want 2 still counted", isr, joining)
+		}
+		// Appends now wait for follower 2 in both cases.
+		if _, err := rm.appendAsLeader(p, 1, testBatch(1), false); err != nil {
+			t.Fatal(err)
+		}
+		if hw := p.log.HighWatermark(); hw != 1 {
+			t.Fatalf("readsFail=%v: HW %d passed follower 2 at 1", readsFail, hw)
+		}
+	}
+}
+
+// An acks=all wait survives a leader epoch bump that keeps this broker
+// leader, and fails once it stopped leading, even if it leads again.
+func TestAcksAllWaitAcrossEpochBumps(t *testing.T) {
+	rm := rulesRM(t)
+	tp := logstore.TopicPartition{Topic: "t", Partition: 0}
+	both := []int32{1, 2}
+	rm.becomeLeaderOrFollower(tp, partitionState{leader: 1, leaderEpoch: 1, isr: both, replicas: both}, noLeaderAddr)
+	p := rm.get(tp)
+	info, since, err := rm.appendAsLeaderSince(p, 1, testBatch(1), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, done := rm.ackState(p, since, info.LastOffset+1); done {
+		t.Fatalf("done (%d) before the follower has the batch", code)
+	}
+	rm.becomeLeaderOrFollower(tp, partitionState{leader: 1, leaderEpoch: 2, isr: both, replicas: both}, noLeaderAddr)
+	if code, done := rm.ackState(p, since, info.LastOffset+1); done {
+		t.Fatalf("an epoch bump that kept the leader ended the wait with %d", code)
+	}
+	rm.becomeLeaderOrFollower(tp, partitionState{leader: 2, leaderEpoch: 3, isr: both, replicas: both}, noLeaderAddr)
+	rm.becomeLeaderOrFollower(tp, partitionState{leader: 1, leaderEpoch: 4, isr: both, replicas: both}, noLeaderAddr)
+	if code, done := rm.ackState(p, since, info.LastOffset+1); !done || code != 6 {
+		t.Fatalf("after losing and regaining leadership: done %v code %d, want NOT_LEADER_FOR_PARTITION", done, code)
+	}
+}

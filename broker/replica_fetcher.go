@@ -74,6 +74,28 @@ type fetchState struct {
 	leaderEpoch int32
 	truncating  bool      // ask OffsetForLeaderEpoch before fetching
 	delayUntil  time.Time // back off after an error
+	// notReadyFor is the backoff after the leader answered that it does
+	// not lead the partition (yet) in our epoch; 0 after a success.
+	notReadyFor time.Duration
+}
+
+// leaderNotReadyBackoff is the first pause after a leader answered that it
+// does not know it leads the partition yet: the controller sends
+// LeaderAndIsr to the new leader and its followers at the same time, and a
+// follower that gets there first would otherwise wait a whole
+// replica.fetch.backoff.ms. The pause doubles up to that.
+const leaderNotReadyBackoff = 25 * time.Millisecond
+
+// partitionBackoff is how long a partition waits after error code from its
+// leader.
+func (st *fetchState) partitionBackoff(code int16, ceiling time.Duration) time.Duration {
+	switch code {
+	case kerr.NotLeaderForPartition.Code, kerr.UnknownLeaderEpoch.Code, kerr.UnknownTopicOrPartition.Code:
+		// The leader may just not have applied its LeaderAndIsr yet.
+		st.notReadyFor = min(ceiling, max(leaderNotReadyBackoff, 2*st.notReadyFor))
+		return st.notReadyFor
+	}
+	return ceiling
 }
 
 // add makes this broker replicate tp from leader (at addr) in leaderEpoch,
@@ -357,6 +379,7 @@ func (f *fetcher) apply(ctx context.Context, conn *wire.Conn, req *kmsg.FetchReq
 				st.p.producers.recordFollowerBatches(rp.RecordBatches)
 			}
 			l.SetHighWatermark(min(rp.HighWatermark, l.LogEndOffset()))
+			st.notReadyFor = 0
 		}
 	}
 	f.mu.Unlock()
@@ -370,7 +393,7 @@ func (f *fetcher) apply(ctx context.Context, conn *wire.Conn, req *kmsg.FetchReq
 // truncates again, since its leader may have changed meanwhile. f.mu held.
 func (f *fetcher) partitionError(tp logstore.TopicPartition, st *fetchState, code int16) {
 	f.log.WithFields(logrus.Fields{"partition": tp.String(), "error": kerr.ErrorForCode(code)}).Debug("replica fetch partition error")
-	st.delayUntil = time.Now().Add(f.m.cfg.backoff)
+	st.delayUntil = time.Now().Add(st.partitionBackoff(code, f.m.cfg.backoff))
 	st.truncating = true
 }
 

@@ -139,3 +139,20 @@ func TestTruncationFor(t *testing.T) {
 		t.Errorf("no epoch at or below the leader's: got %+v", got)
 	}
 }
+
+func TestPartitionBackoff(t *testing.T) {
+	st := &fetchState{}
+	var got []time.Duration
+	for i := 0; i < 8; i++ {
+		got = append(got, st.partitionBackoff(6, time.Second)) // NOT_LEADER_FOR_PARTITION
+	}
+	want := []time.Duration{25, 50, 100, 200, 400, 800, 1000, 1000}
+	for i := range want {
+		if got[i] != want[i]*time.Millisecond {
+			t.Fatalf("backoffs %v", got)
+		}
+	}
+	if d := st.partitionBackoff(74, time.Second); d != time.Second { // FENCED_LEADER_EPOCH: we are stale
+		t.Fatalf("fenced epoch backoff %v", d)
+	}
+}

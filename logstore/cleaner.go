@@ -45,21 +45,11 @@ type CleanerConfig struct {
 
 // EnsureDefaults replaces zero fields with Kafka's defaults.
 func (c *CleanerConfig) EnsureDefaults() {
-	if c.Threads == 0 {
-		c.Threads = DefaultCleanerThreads
-	}
-	if c.DedupeBufferSize == 0 {
-		c.DedupeBufferSize = DefaultCleanerDedupeBufferSize
-	}
-	if c.DedupeBufferLoadFactor == 0 {
-		c.DedupeBufferLoadFactor = DefaultCleanerDedupeBufferLoadFactor
-	}
-	if c.IOBufferSize == 0 {
-		c.IOBufferSize = DefaultCleanerIOBufferSize
-	}
-	if c.Backoff == 0 {
-		c.Backoff = DefaultCleanerBackoff
-	}
+	orDefault(&c.Threads, DefaultCleanerThreads)
+	orDefault(&c.DedupeBufferSize, DefaultCleanerDedupeBufferSize)
+	orDefault(&c.DedupeBufferLoadFactor, DefaultCleanerDedupeBufferLoadFactor)
+	orDefault(&c.IOBufferSize, DefaultCleanerIOBufferSize)
+	orDefault(&c.Backoff, DefaultCleanerBackoff)
 }
 
 // Validate reports the first out-of-range value, wrapping ErrInvalidConfig.

@@ -92,47 +92,23 @@ func DefaultConfig() Config {
 
 // EnsureDefaults replaces zero fields with Kafka's defaults.
 func (c *Config) EnsureDefaults() {
-	if c.SegmentBytes == 0 {
-		c.SegmentBytes = DefaultSegmentBytes
-	}
-	if c.RollTime == 0 {
-		c.RollTime = DefaultRollTime
-	}
-	if c.IndexMaxBytes == 0 {
-		c.IndexMaxBytes = DefaultIndexMaxBytes
-	}
-	if c.IndexIntervalBytes == 0 {
-		c.IndexIntervalBytes = DefaultIndexIntervalBytes
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = DefaultMaxMessageBytes
-	}
-	if c.FlushIntervalMessages == 0 {
-		c.FlushIntervalMessages = DefaultFlushIntervalMessages
-	}
-	if c.FileDeleteDelay == 0 {
-		c.FileDeleteDelay = DefaultFileDeleteDelay
-	}
+	orDefault(&c.SegmentBytes, DefaultSegmentBytes)
+	orDefault(&c.RollTime, DefaultRollTime)
+	orDefault(&c.IndexMaxBytes, DefaultIndexMaxBytes)
+	orDefault(&c.IndexIntervalBytes, DefaultIndexIntervalBytes)
+	orDefault(&c.MaxMessageBytes, DefaultMaxMessageBytes)
+	orDefault(&c.FlushIntervalMessages, DefaultFlushIntervalMessages)
+	orDefault(&c.FileDeleteDelay, DefaultFileDeleteDelay)
 	if !c.defaulted {
 		c.defaulted = true
-		if c.RetentionTime == 0 {
-			c.RetentionTime = DefaultRetentionTime
-		}
-		if c.RetentionBytes == 0 {
-			c.RetentionBytes = DefaultRetentionBytes
-		}
+		orDefault(&c.RetentionTime, DefaultRetentionTime)
+		orDefault(&c.RetentionBytes, DefaultRetentionBytes)
 		if !c.CleanupDelete && !c.CleanupCompact {
 			c.CleanupDelete = true
 		}
-		if c.DeleteRetention == 0 {
-			c.DeleteRetention = DefaultDeleteRetention
-		}
-		if c.MinCleanableDirtyRatio == 0 {
-			c.MinCleanableDirtyRatio = DefaultMinCleanableDirtyRatio
-		}
-		if c.MaxCompactionLag == 0 {
-			c.MaxCompactionLag = DefaultMaxCompactionLag
-		}
+		orDefault(&c.DeleteRetention, DefaultDeleteRetention)
+		orDefault(&c.MinCleanableDirtyRatio, DefaultMinCleanableDirtyRatio)
+		orDefault(&c.MaxCompactionLag, DefaultMaxCompactionLag)
 	}
 }
 
@@ -167,4 +143,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: compaction lags %v / %v out of range", ErrInvalidConfig, c.MinCompactionLag, c.MaxCompactionLag)
 	}
 	return nil
+}
+
+// orDefault sets *v to def when it holds its zero value ("unset").
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }

@@ -275,20 +275,8 @@ func zkAlterConfigs(ctx context.Context, s *zkcoord.Session, o configsOptions, w
 	if err != nil {
 		return err
 	}
-	var missing []string
-	for _, k := range o.del {
-		if _, ok := configs[k]; !ok {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		return &invalidConfigError{"Invalid config(s): " + strings.Join(missing, ",")}
-	}
-	for k, v := range o.add {
-		configs[k] = v
-	}
-	for _, k := range o.del {
-		delete(configs, k)
+	if err := o.applyChanges(configs); err != nil {
+		return err
 	}
 	if o.entityType == zkcoord.ConfigTypeTopic {
 		if err := broker.CheckTopicConfigs(configs); errors.Is(err, broker.ErrUnknownTopicConfig) {
@@ -489,20 +477,8 @@ func brokerAlterConfigs(ctx context.Context, a *brokerAdmin, o configsOptions, w
 			configs[e.Name] = javaString(e.Value)
 		}
 	}
-	var missing []string
-	for _, k := range o.del {
-		if _, ok := configs[k]; !ok {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		return &invalidConfigError{"Invalid config(s): " + strings.Join(missing, ",")}
-	}
-	for k, v := range o.add {
-		configs[k] = v
-	}
-	for _, k := range o.del {
-		delete(configs, k)
+	if err := o.applyChanges(configs); err != nil {
+		return err
 	}
 	req := kmsg.NewPtrAlterConfigsRequest()
 	res := kmsg.NewAlterConfigsRequestResource()
@@ -566,4 +542,26 @@ func kafkaException(code int16, msg *string) error {
 		text = *msg
 	}
 	return fmt.Errorf("org.apache.kafka.common.errors.%s: %s", name, text)
+}
+
+// applyChanges applies --add-config and --delete-config to configs, the
+// entity's dynamic configs; deleting one that is not set is refused as
+// ConfigCommand refuses it.
+func (o *configsOptions) applyChanges(configs map[string]string) error {
+	var missing []string
+	for _, k := range o.del {
+		if _, ok := configs[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return &invalidConfigError{"Invalid config(s): " + strings.Join(missing, ",")}
+	}
+	for k, v := range o.add {
+		configs[k] = v
+	}
+	for _, k := range o.del {
+		delete(configs, k)
+	}
+	return nil
 }

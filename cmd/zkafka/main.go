@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -57,6 +58,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			leaderElectionCommand(),
 			preferredReplicaElectionCommand(),
 			reassignPartitionsCommand(),
+			perfCommand(),
 		},
 		Reader:                    stdin,
 		Writer:                    stdout,
@@ -74,6 +76,15 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
 // usageError is a wrong command line: exit code 2, one line, and a hint.
 type usageError struct {
 	msg  string
@@ -89,8 +100,16 @@ func usageErrorf(c *cli.Context, format string, args ...any) error {
 
 func helpHint(c *cli.Context) string {
 	name := "zkafka"
-	if c != nil && c.Command != nil && c.Command.Name != "" {
-		name += " " + c.Command.Name
+	if c != nil {
+		var path []string
+		for _, ctx := range c.Lineage() {
+			if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
+				path = append([]string{ctx.Command.Name}, path...)
+			}
+		}
+		if len(path) > 0 {
+			name += " " + strings.Join(path, " ")
+		}
 	}
 	return fmt.Sprintf("Run '%s --help' for usage.", name)
 }
@@ -165,11 +184,15 @@ func permuteArgs(app *cli.App, args []string) []string {
 	if len(args) < 3 {
 		return args
 	}
-	var cmd *cli.Command
-	for _, c := range app.Commands {
-		if c.HasName(args[1]) {
-			cmd = c
+	// The command, and its subcommand for commands that have some (perf
+	// produce): flags are permuted after the deepest one named.
+	cmd, depth := findCommand(app.Commands, args[1]), 2
+	for cmd != nil && len(cmd.Subcommands) > 0 && depth < len(args) {
+		sub := findCommand(cmd.Subcommands, args[depth])
+		if sub == nil {
+			break
 		}
+		cmd, depth = sub, depth+1
 	}
 	if cmd == nil {
 		return args
@@ -184,7 +207,7 @@ func permuteArgs(app *cli.App, args []string) []string {
 		}
 	}
 	var flags, positional []string
-	rest := args[2:]
+	rest := args[depth:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
@@ -202,7 +225,7 @@ func permuteArgs(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 		}
 	}
-	out := append([]string{args[0], args[1]}, flags...)
+	out := append(slices.Clone(args[:depth]), flags...)
 	if len(positional) > 0 {
 		out = append(append(out, "--"), positional...)
 	}

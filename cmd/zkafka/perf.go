@@ -302,11 +302,10 @@ func runPerfProduce(c *cli.Context) error {
 		return usageErrorf(c, "--producer-props %v", err)
 	}
 	topic, n, size := c.String("topic"), c.Int64("num-records"), c.Int("record-size")
+	if err := needTarget(c, bootstrap, topic); err != nil {
+		return err
+	}
 	switch {
-	case bootstrap == "":
-		return usageErrorf(c, "Missing required argument \"[bootstrap-server]\": e.g. --bootstrap-server localhost:9092")
-	case topic == "":
-		return usageErrorf(c, "Missing required argument \"[topic]\": e.g. --topic perf")
 	case n <= 0:
 		return usageErrorf(c, "--num-records must be a positive number of records, e.g. --num-records 1000000")
 	case size <= 0:
@@ -389,16 +388,26 @@ func producePerf(ctx context.Context, cl *kgo.Client, n int64, size int, perSec 
 	return nil
 }
 
-func runPerfConsume(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usageErrorf(c, "unexpected argument %q", c.Args().First())
-	}
-	bootstrap, topic, n := c.String("bootstrap-server"), c.String("topic"), c.Int64("messages")
+// needTarget checks the broker and topic flags both perf tools need.
+func needTarget(c *cli.Context, bootstrap, topic string) error {
 	switch {
 	case bootstrap == "":
 		return usageErrorf(c, "Missing required argument \"[bootstrap-server]\": e.g. --bootstrap-server localhost:9092")
 	case topic == "":
 		return usageErrorf(c, "Missing required argument \"[topic]\": e.g. --topic perf")
+	}
+	return nil
+}
+
+func runPerfConsume(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErrorf(c, "unexpected argument %q", c.Args().First())
+	}
+	bootstrap, topic, n := c.String("bootstrap-server"), c.String("topic"), c.Int64("messages")
+	if err := needTarget(c, bootstrap, topic); err != nil {
+		return err
+	}
+	switch {
 	case n <= 0:
 		return usageErrorf(c, "--messages must be a positive number of records, e.g. --messages 1000000")
 	case c.Int64("timeout") <= 0:

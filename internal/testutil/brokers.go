@@ -51,17 +51,6 @@ func Binary(t testing.TB) string {
 	return buildPath
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // Broker is one zkafka broker process started by a test.
 type Broker struct {
 	t       testing.TB

@@ -62,11 +62,7 @@ func StartZooKeeper(t testing.TB) *ZooKeeper {
 	})
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("testutil: no free port: %v", err)
-		}
-		z.port = port
+		z.port = FreePort(t)
 		if err := z.writeConfig(); err != nil {
 			t.Fatalf("testutil: %v", err)
 		}
@@ -77,15 +73,6 @@ func StartZooKeeper(t testing.TB) *ZooKeeper {
 	}
 	t.Fatalf("testutil: ZooKeeper did not start: %v\nlog tail:\n%s", lastErr, z.LogTail(40))
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (z *ZooKeeper) writeConfig() error {

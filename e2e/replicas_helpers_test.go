@@ -63,22 +63,32 @@ func produceRequest(topic string, p int32, acks int16, timeout time.Duration, va
 // written to the connection).
 func produceTo(t *testing.T, addr, topic string, p int32, acks int16, timeout time.Duration, values []string) (code int16, base int64) {
 	t.Helper()
+	code, base, err := tryProduce(addr, topic, p, acks, timeout, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, base
+}
+
+// tryProduce is produceTo returning a failed request as an error (for
+// goroutines other than the test's).
+func tryProduce(addr, topic string, p int32, acks int16, timeout time.Duration, values []string) (code int16, base int64, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+20*time.Second)
 	defer cancel()
 	conn, err := wire.Dial(ctx, addr, "e2e")
 	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
+		return 0, 0, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	defer conn.Close()
 	resp, err := conn.Request(ctx, produceRequest(topic, p, acks, timeout, values))
 	if err != nil {
-		t.Fatalf("produce to %s: %v", addr, err)
+		return 0, 0, fmt.Errorf("produce to %s: %w", addr, err)
 	}
 	if acks == 0 {
-		return 0, -1
+		return 0, -1, nil
 	}
 	pr := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
-	return pr.ErrorCode, pr.BaseOffset
+	return pr.ErrorCode, pr.BaseOffset, nil
 }
 
 // mustProduce produces values with acks and fails the test unless they are

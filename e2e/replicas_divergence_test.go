@@ -122,7 +122,8 @@ func TestIntegration_DivergentLeadersConverge(t *testing.T) {
 // before it) until the leader drops the followers from the ISR after
 // replica.lag.time.max.ms; then the high-water mark passes it and, as
 // Kafka 2.4's Partition.checkEnoughReplicasReachOffset decides, the produce
-// is answered NOT_ENOUGH_REPLICAS_AFTER_APPEND (the record stays, readable).
+// is answered NOT_ENOUGH_REPLICAS_AFTER_APPEND (the record stays, readable);
+// one with a shorter request timeout is answered REQUEST_TIMED_OUT.
 // With the ISR below min.insync.replicas an acks=all write is refused with
 // NOT_ENOUGH_REPLICAS and nothing is stored, while acks=1 and acks=0 writes
 // are stored. When the followers run again they rejoin and catch up.
@@ -145,6 +146,12 @@ func TestIntegration_NotEnoughReplicasAfterAppend(t *testing.T) {
 	e.waitLogsIdentical(topic, 0)
 
 	pauseFollowers(t, followers)
+	// Not acknowledged within the request timeout (the ISR is still full):
+	// REQUEST_TIMED_OUT, the record stays appended (2.4's DelayedProduce
+	// expiry).
+	if code, base := produceTo(t, leader.Addr(), topic, 0, -1, 300*time.Millisecond, []string{"timed-out"}); code != kerr.RequestTimedOut.Code || base != 1 {
+		t.Fatalf("acks=all produce the paused followers never fetch: %v at base offset %d, want REQUEST_TIMED_OUT at 1", kerr.ErrorForCode(code), base)
+	}
 	type answer struct {
 		code int16
 		base int64
@@ -156,7 +163,7 @@ func TestIntegration_NotEnoughReplicasAfterAppend(t *testing.T) {
 		answered <- answer{code, base, err}
 	}()
 	eventually(t, 10*time.Second, func() error {
-		if n := len(replicaBatches(t, leader, topic, 0)); n != 2 {
+		if n := len(replicaBatches(t, leader, topic, 0)); n != 3 {
 			return fmt.Errorf("leader's log has %d batches", n)
 		}
 		return nil
@@ -168,7 +175,7 @@ func TestIntegration_NotEnoughReplicasAfterAppend(t *testing.T) {
 	recs, hw, code := fetchFrom(t, leader.Addr(), topic, 0, 0)
 	if s := mustState(t, conn, topic, 0); len(s.ISR) == 3 {
 		if code != 0 || hw != 1 || len(recs) != 1 {
-			t.Fatalf("before the ISR shrank a consumer saw %d records, high-water mark %d (%v); want 1 and 1", len(recs), hw, kerr.ErrorForCode(code))
+			t.Fatalf("before the ISR shrank a consumer saw %d records, high-water mark %d (%v); want 1 and 1 (3 appended)", len(recs), hw, kerr.ErrorForCode(code))
 		}
 	} else {
 		t.Logf("the ISR shrank to %v before the consumer's fetch: the high-water mark check was skipped", s.ISR)
@@ -180,8 +187,8 @@ func TestIntegration_NotEnoughReplicasAfterAppend(t *testing.T) {
 		}
 		// 2.4's DelayedProduce keeps the append's base offset in the
 		// answer and only sets the error.
-		if a.code != kerr.NotEnoughReplicasAfterAppend.Code || a.base != 1 {
-			t.Fatalf("acks=all produce whose ISR shrank below min.insync.replicas after the append: %v (base offset %d), want NOT_ENOUGH_REPLICAS_AFTER_APPEND at base offset 1",
+		if a.code != kerr.NotEnoughReplicasAfterAppend.Code || a.base != 2 {
+			t.Fatalf("acks=all produce whose ISR shrank below min.insync.replicas after the append: %v (base offset %d), want NOT_ENOUGH_REPLICAS_AFTER_APPEND at base offset 2",
 				kerr.ErrorForCode(a.code), a.base)
 		}
 	case <-time.After(45 * time.Second):
@@ -191,7 +198,7 @@ func TestIntegration_NotEnoughReplicasAfterAppend(t *testing.T) {
 		t.Fatalf("state after the followers paused: %+v", s)
 	}
 	recs, hw = fetchAll(t, leader.Addr(), topic, 0)
-	if !slices.Equal(recordValues(recs), []string{"before", "appended"}) || hw != 2 {
+	if !slices.Equal(recordValues(recs), []string{"before", "timed-out", "appended"}) || hw != 3 {
 		t.Fatalf("after NOT_ENOUGH_REPLICAS_AFTER_APPEND a consumer reads %v (high-water mark %d), want the appended record", recordValues(recs), hw)
 	}
 
@@ -201,11 +208,11 @@ func TestIntegration_NotEnoughReplicasAfterAppend(t *testing.T) {
 	if code, _ := produceTo(t, leader.Addr(), topic, 0, -1, 5*time.Second, []string{"refused"}); code != kerr.NotEnoughReplicas.Code {
 		t.Fatalf("acks=all with ISR below min.insync.replicas: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(code))
 	}
-	if base := mustProduce(t, leader.Addr(), topic, 0, 1, []string{"acks1"}); base != 2 {
-		t.Fatalf("acks=1 record at offset %d, want 2 (the refused one must not be stored)", base)
+	if base := mustProduce(t, leader.Addr(), topic, 0, 1, []string{"acks1"}); base != 3 {
+		t.Fatalf("acks=1 record at offset %d, want 3 (the refused one must not be stored)", base)
 	}
 	produceTo(t, leader.Addr(), topic, 0, 0, 5*time.Second, []string{"acks0"})
-	want := []string{"before", "appended", "acks1", "acks0"}
+	want := []string{"before", "timed-out", "appended", "acks1", "acks0"}
 	eventually(t, 10*time.Second, func() error {
 		if recs, _ := fetchAll(t, leader.Addr(), topic, 0); !slices.Equal(recordValues(recs), want) {
 			return fmt.Errorf("consumer reads %v, want %v", recordValues(recs), want)

@@ -179,6 +179,10 @@ func TestIntegration_ReplicationISR(t *testing.T) {
 	// Stop a follower of strict-0 (its ZooKeeper session outlives the
 	// pause): the leader drops it from the ISR after replica.lag.time.max.ms.
 	st := mustState(t, conn, "strict", 0)
+	_, notifyStat, err := conn.Get("/zkafka/isr_change_notification")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var follower *testutil.Broker
 	for _, b := range e.c.Brokers {
 		if int32(b.ID) != st.Leader {
@@ -195,6 +199,30 @@ func TestIntegration_ReplicationISR(t *testing.T) {
 	if after.Leader != st.Leader || after.LeaderEpoch != st.LeaderEpoch {
 		t.Fatalf("ISR shrink changed leadership: %+v -> %+v", st, after)
 	}
+	// The leader announced the change under /isr_change_notification, the
+	// controller removed the notification (the parent's cversion counts
+	// both) and sent UpdateMetadata: the broker that neither leads nor was
+	// stopped, which learns ISRs from the controller only, reports it.
+	var bystander *testutil.Broker
+	for _, b := range e.c.Brokers {
+		if int32(b.ID) != st.Leader && b != follower {
+			bystander = b
+		}
+	}
+	eventually(t, 30*time.Second, func() error {
+		pm, err := partitionMetadata(bystander.Addr(), "strict", 0)
+		if err != nil {
+			return err
+		}
+		if isr := slices.Sorted(slices.Values(pm.ISR)); !slices.Equal(isr, shrunk) {
+			return fmt.Errorf("broker %d: strict-0 ISR %v, want %v", bystander.ID, isr, shrunk)
+		}
+		names, stat, err := conn.Children("/zkafka/isr_change_notification")
+		if err != nil || len(names) > 0 || stat.Cversion < notifyStat.Cversion+2 {
+			return fmt.Errorf("isr_change_notification children %v, cversion %d (was %d): %v", names, stat.Cversion, notifyStat.Cversion, err)
+		}
+		return nil
+	})
 	leaderAddr := e.broker(st.Leader).Addr()
 	if code := produceRaw(t, leaderAddr, "strict", 0); code != kerr.NotEnoughReplicas.Code {
 		t.Fatalf("acks=all with ISR %v < min.insync.replicas 3: error %v, want NOT_ENOUGH_REPLICAS", shrunk, kerr.ErrorForCode(code))

@@ -136,7 +136,7 @@ func (b *Broker) fetchPartition(ctx context.Context, rc *reqCtx, req *kmsg.Fetch
 			sp.ErrorCode = kerr.OffsetOutOfRange.Code
 			return logstore.ReadResult{}
 		}
-		if !b.replicas.recordFollowerFetch(ctx, p, req.ReplicaID, rp.FetchOffset, leo) {
+		if !b.replicas.recordFollowerFetch(ctx, p, req.ReplicaID, rp.FetchOffset, rp.LogStartOffset, leo) {
 			sp.ErrorCode = kerr.NotLeaderForPartition.Code // not an assigned replica
 			return logstore.ReadResult{}
 		}

@@ -53,6 +53,8 @@ func (b *Broker) registerAPIs() {
 		42: {0, 2, b.handleDeleteGroups},
 		43: {0, 2, b.handleElectLeaders},
 		44: {0, 1, b.handleIncrementalAlterConfigs},
+		45: {0, 0, b.handleAlterPartitionReassignments},
+		46: {0, 0, b.handleListPartitionReassignments},
 		47: {0, 0, b.handleOffsetDelete},
 	}
 }

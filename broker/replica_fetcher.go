@@ -379,6 +379,7 @@ func (f *fetcher) apply(ctx context.Context, conn *wire.Conn, req *kmsg.FetchReq
 				st.p.producers.recordFollowerBatches(rp.RecordBatches)
 			}
 			l.SetHighWatermark(min(rp.HighWatermark, l.LogEndOffset()))
+			f.followLogStart(tp, l, rp.LogStartOffset)
 			st.notReadyFor = 0
 		}
 	}
@@ -386,6 +387,27 @@ func (f *fetcher) apply(ctx context.Context, conn *wire.Conn, req *kmsg.FetchReq
 	if len(outOfRange) > 0 {
 		f.handleOutOfRange(ctx, conn, outOfRange)
 	}
+}
+
+// followLogStart raises the follower's log start offset to the leader's
+// (Kafka's ReplicaFetcherThread: log.maybeIncrementLogStartOffset(
+// leaderLogStartOffset)), so that records deleted on the leader
+// (DeleteRecords, retention) go here too and the next fetch reports the new
+// start, which a DeleteRecords waiting on the leader needs. It never goes
+// past this log's high-water mark (an answer racing a deletion may carry a
+// start beyond what is replicated here; the next fetch then either brings
+// the records or is answered OFFSET_OUT_OF_RANGE and starts over at the
+// leader's start).
+func (f *fetcher) followLogStart(tp logstore.TopicPartition, l *logstore.Log, leaderLogStart int64) {
+	target := min(leaderLogStart, l.HighWatermark())
+	if target <= l.LogStartOffset() {
+		return
+	}
+	if _, err := l.DeleteRecordsBefore(target); err != nil {
+		f.log.WithError(err).WithField("partition", tp.String()).Warn("cannot follow the leader's log start offset")
+		return
+	}
+	f.log.WithFields(logrus.Fields{"partition": tp.String(), "log_start_offset": target}).Debug("log start offset follows the leader's")
 }
 
 // partitionError reacts to a per-partition error from the leader: the

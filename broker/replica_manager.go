@@ -548,10 +548,13 @@ func (rm *replicaManager) maybeIncrementHW(p *partition) {
 }
 
 // recordFollowerFetch updates the leader's view of follower id after it
-// fetched from fetchOffset while the log ended at leaderLEO, then moves the
-// high-water mark and adds the follower to the ISR if it caught up. It
-// reports false when id is not a replica of p (or p is not led here).
-func (rm *replicaManager) recordFollowerFetch(ctx context.Context, p *partition, id int32, fetchOffset, leaderLEO int64) bool {
+// fetched from fetchOffset, reporting its log start offset logStart, while
+// the log ended at leaderLEO, then moves the high-water mark and adds the
+// follower to the ISR if it caught up. A follower whose log start rose
+// wakes the partition's watchers (DeleteRecords waiting for the low
+// watermark). It reports false when id is not a replica of p (or p is not
+// led here).
+func (rm *replicaManager) recordFollowerFetch(ctx context.Context, p *partition, id int32, fetchOffset, logStart, leaderLEO int64) bool {
 	now := rm.now()
 	p.mu.Lock()
 	f := p.followers[id]
@@ -559,7 +562,11 @@ func (rm *replicaManager) recordFollowerFetch(ctx context.Context, p *partition,
 		p.mu.Unlock()
 		return false
 	}
-	f.updateFetchState(fetchOffset, leaderLEO, now)
+	prevStart := f.logStart
+	f.updateFetchState(fetchOffset, logStart, leaderLEO, now)
+	if f.logStart > prevStart {
+		p.notifyLocked()
+	}
 	join := shouldJoinISR(id, f, p.isr, p.replicas, p.log.HighWatermark(), p.leaderEpochStart)
 	p.mu.Unlock()
 	rm.maybeIncrementHW(p)
@@ -567,6 +574,18 @@ func (rm *replicaManager) recordFollowerFetch(ctx context.Context, p *partition,
 		rm.expandISR(ctx, p, id)
 	}
 	return true
+}
+
+// lowWatermarkIfLeader returns p's low watermark (lowWatermark, with the
+// brokers alive in the metadata cache), or NOT_LEADER_FOR_PARTITION when
+// this broker does not lead p.
+func (rm *replicaManager) lowWatermarkIfLeader(p *partition, alive func(int32) bool) (int64, int16) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.leader != rm.brokerID {
+		return -1, kerr.NotLeaderForPartition.Code
+	}
+	return lowWatermark(p.log.LogStartOffset(), p.followers, alive), 0
 }
 
 // storageErrorCode maps a log store error to the Kafka error code.

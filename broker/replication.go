@@ -16,6 +16,9 @@ type followerState struct {
 	// leo is the follower's log end offset: the offset of its last fetch;
 	// -1 until it fetched from this leader.
 	leo int64
+	// logStart is the log start offset the follower reported in its last
+	// fetch (Fetch v5+); -1 until then (Kafka's Log.UnknownOffset).
+	logStart int64
 	// lastCaughtUp is the last time the follower was known to have
 	// everything the leader had (Kafka's lastCaughtUpTimeMs).
 	lastCaughtUp time.Time
@@ -35,7 +38,7 @@ func newFollowerStates(self int32, replicas, isr []int32, now time.Time) map[int
 		if id == self {
 			continue
 		}
-		fs := &followerState{leo: -1, lastFetchLeaderLEO: -1}
+		fs := &followerState{leo: -1, logStart: -1, lastFetchLeaderLEO: -1}
 		if contains(isr, id) {
 			fs.lastCaughtUp = now
 		}
@@ -44,11 +47,12 @@ func newFollowerStates(self int32, replicas, isr []int32, now time.Time) map[int
 	return out
 }
 
-// updateFetchState records a follower fetch at fetchOffset made at now while
-// the leader's log ended at leaderLEO (Kafka's Replica.updateFetchState): a
-// fetch from the leader's end means caught up now; a fetch from at least
-// the leader's end at the previous fetch means caught up as of that fetch.
-func (f *followerState) updateFetchState(fetchOffset, leaderLEO int64, now time.Time) {
+// updateFetchState records a follower fetch at fetchOffset, reporting its
+// log start offset logStart, made at now while the leader's log ended at
+// leaderLEO (Kafka's Replica.updateFetchState): a fetch from the leader's
+// end means caught up now; a fetch from at least the leader's end at the
+// previous fetch means caught up as of that fetch.
+func (f *followerState) updateFetchState(fetchOffset, logStart, leaderLEO int64, now time.Time) {
 	switch {
 	case fetchOffset >= leaderLEO:
 		f.lastCaughtUp = maxTime(f.lastCaughtUp, now)
@@ -56,6 +60,7 @@ func (f *followerState) updateFetchState(fetchOffset, leaderLEO int64, now time.
 		f.lastCaughtUp = maxTime(f.lastCaughtUp, f.lastFetch)
 	}
 	f.leo = fetchOffset
+	f.logStart = logStart
 	f.lastFetch = now
 	f.lastFetchLeaderLEO = leaderLEO
 }
@@ -101,6 +106,24 @@ func hwReplicas(self int32, isr, joining []int32, followers map[int32]*followerS
 		}
 	}
 	return out
+}
+
+// lowWatermark is Kafka 2.4's Partition.lowWatermarkIfLeader, the offset a
+// DeleteRecords waits for: the smallest log start offset among the leader's
+// own (leaderLogStart) and those of the followers (the assigned replicas
+// but the leader) on live brokers — in the ISR or not. A live follower that
+// has not fetched since this broker became leader, or fetches with a
+// version that does not carry its log start (Fetch v4), counts as -1, so
+// nothing waiting on it completes; followers on brokers that are not live
+// are left out.
+func lowWatermark(leaderLogStart int64, followers map[int32]*followerState, alive func(int32) bool) int64 {
+	lw := leaderLogStart
+	for id, f := range followers {
+		if alive(id) && f.logStart < lw {
+			lw = f.logStart
+		}
+	}
+	return lw
 }
 
 // shouldJoinISR reports whether a follower outside the ISR has caught up

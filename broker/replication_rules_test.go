@@ -84,7 +84,7 @@ func TestCaughtUpFollowerRejoinsUnderLoad(t *testing.T) {
 		if _, err := rm.appendAsLeader(p, 1, testBatch(1), false); err != nil {
 			t.Fatal(err)
 		}
-		rm.recordFollowerFetch(ctx, p, 2, leo, p.log.LogEndOffset())
+		rm.recordFollowerFetch(ctx, p, 2, leo, 0, p.log.LogEndOffset())
 	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -183,7 +183,7 @@ func TestISRWriteWithLostAnswer(t *testing.T) {
 		if _, err := rm.appendAsLeader(p, 1, testBatch(1), false); err != nil {
 			t.Fatal(err)
 		}
-		rm.recordFollowerFetch(context.Background(), p, 2, 1, 1) // caught up: joins
+		rm.recordFollowerFetch(context.Background(), p, 2, 1, 0, 1) // caught up: joins
 		if !slices.Equal(store.isr(tp), []int32{1, 2}) {
 			t.Fatalf("ZooKeeper ISR %v", store.isr(tp))
 		}

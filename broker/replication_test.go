@@ -10,24 +10,24 @@ func TestUpdateFetchStateCaughtUp(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	f := &followerState{leo: -1, lastFetchLeaderLEO: -1}
 	// Behind the leader's end: not caught up.
-	f.updateFetchState(5, 10, t0)
+	f.updateFetchState(5, 0, 10, t0)
 	if !f.lastCaughtUp.IsZero() || f.leo != 5 {
 		t.Fatalf("behind: %+v", f)
 	}
 	// Now at what the leader had at the previous fetch (10), while the
 	// leader moved to 20: caught up as of the previous fetch.
-	f.updateFetchState(10, 20, t0.Add(time.Second))
+	f.updateFetchState(10, 0, 20, t0.Add(time.Second))
 	if !f.lastCaughtUp.Equal(t0) {
 		t.Fatalf("caught up to previous fetch: lastCaughtUp %v, want %v", f.lastCaughtUp, t0)
 	}
 	// At the leader's end: caught up now.
-	f.updateFetchState(20, 20, t0.Add(2*time.Second))
+	f.updateFetchState(20, 0, 20, t0.Add(2*time.Second))
 	if !f.lastCaughtUp.Equal(t0.Add(2 * time.Second)) {
 		t.Fatalf("at the end: %v", f.lastCaughtUp)
 	}
 	// Falling behind never moves lastCaughtUp back.
-	f.updateFetchState(20, 50, t0.Add(3*time.Second))
-	f.updateFetchState(21, 60, t0.Add(4*time.Second))
+	f.updateFetchState(20, 0, 50, t0.Add(3*time.Second))
+	f.updateFetchState(21, 0, 60, t0.Add(4*time.Second))
 	if !f.lastCaughtUp.Equal(t0.Add(2 * time.Second)) {
 		t.Fatalf("behind again: %v", f.lastCaughtUp)
 	}
@@ -154,5 +154,35 @@ func TestPartitionBackoff(t *testing.T) {
 	}
 	if d := st.partitionBackoff(74, time.Second); d != time.Second { // FENCED_LEADER_EPOCH: we are stale
 		t.Fatalf("fenced epoch backoff %v", d)
+	}
+}
+
+func TestLowWatermark(t *testing.T) {
+	alive := func(ids ...int32) func(int32) bool { return func(id int32) bool { return slices.Contains(ids, id) } }
+	fs := map[int32]*followerState{2: {leo: 30, logStart: 7}, 3: {leo: -1, logStart: -1}, 4: {leo: 30, logStart: 12}}
+	for _, tc := range []struct {
+		name   string
+		leader int64
+		alive  func(int32) bool
+		want   int64
+	}{
+		{"a live follower that has not fetched holds it at -1", 10, alive(2, 3, 4), -1},
+		{"smallest live follower", 10, alive(2, 4), 7},
+		{"the leader's own when followers are ahead", 10, alive(4), 10},
+		{"followers on dead brokers do not count (in the ISR or not)", 10, alive(), 10},
+		{"leader behind everyone", 3, alive(2, 4), 3},
+	} {
+		if got := lowWatermark(tc.leader, fs, tc.alive); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	// A fetch records the follower's log start, unknown before.
+	f := newFollowerStates(1, []int32{1, 2}, []int32{1, 2}, time.Unix(0, 0))[2]
+	if f.logStart != -1 {
+		t.Fatalf("initial log start %d", f.logStart)
+	}
+	f.updateFetchState(30, 9, 30, time.Unix(1, 0))
+	if f.logStart != 9 {
+		t.Fatalf("log start after a fetch %d", f.logStart)
 	}
 }

@@ -179,6 +179,10 @@ func (c *Controller) handle(ctx context.Context, ev event) {
 		c.onControlledShutdown(ctx, e)
 	case evElectLeaders:
 		c.onElectLeaders(ctx, e)
+	case evAlterReassignments:
+		c.onAlterReassignments(ctx, e)
+	case evListReassignments:
+		c.onListReassignments(e)
 	case evPreferredElection:
 		c.step(ctx, e.term, c.onPreferredElection)
 	case evAutoRebalance:

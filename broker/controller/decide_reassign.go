@@ -3,6 +3,8 @@ package controller
 import (
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/zkafka/zkafka/zkcoord"
 )
 
@@ -50,6 +52,13 @@ func (r *Reassignment) Removing() []int32 {
 	return filter(r.Full(), func(id int32) bool { return !slices.Contains(r.Target, id) })
 }
 
+// BeingReassigned is ReplicaAssignment.isBeingReassigned: replicas are
+// being added or removed. A cancelled reassignment (target = original) or a
+// reordering is not, and completes at once.
+func (r *Reassignment) BeingReassigned() bool {
+	return len(r.Adding()) > 0 || len(r.Removing()) > 0
+}
+
 // ReassignTo is ReplicaAssignment.reassignTo: a reassignment of a partition
 // whose replica list is current, with adding replicas (a reassignment in
 // progress), to target. The original replicas are current minus adding.
@@ -88,9 +97,12 @@ func ReassignmentFromZNode(replicas, adding, removing []int32) (*Reassignment, b
 	}, true
 }
 
-// reassignmentComplete is isReassignmentComplete: every target replica is
-// in the ISR.
+// reassignmentComplete is isReassignmentComplete: nothing is being added or
+// removed, or every target replica is in the ISR.
 func (s *State) reassignmentComplete(tp TP, r *Reassignment) bool {
+	if !r.BeingReassigned() {
+		return true
+	}
 	l, ok := s.Leadership[tp]
 	if !ok {
 		return false
@@ -120,10 +132,14 @@ func (s *State) NoteReassignments(topic string, a zkcoord.TopicAssignment) []TP 
 }
 
 // PlanReassignment is onPartitionReassignment for each of targets (new
-// reassignments, or targets changed): unknown partitions and topics being
-// deleted fail with UNKNOWN_TOPIC_OR_PARTITION-like results (failed, to be
-// removed from /admin/reassign_partitions), the others start (phase A) or,
-// if their target is already in sync, complete (phase B).
+// reassignments, or targets changed, or cancellations: target = the
+// original replicas): unknown partitions and topics being deleted fail with
+// UNKNOWN_TOPIC_OR_PARTITION-like results (failed, to be removed from
+// /admin/reassign_partitions), the others start (phase A) or, if their
+// target is already in sync, complete (phase B). Replicas of a reassignment
+// in progress that the new one no longer has (2.4's unneededReplicas: the
+// adding replicas of a cancelled or replaced reassignment) leave the ISR and
+// are stopped and deleted.
 func (s *State) PlanReassignment(targets map[TP][]int32) (p *Plan, failed []TP) {
 	p = &Plan{}
 	for _, tp := range sortedTPKeysOf(targets) {
@@ -137,9 +153,10 @@ func (s *State) PlanReassignment(targets map[TP][]int32) (p *Plan, failed []TP) 
 			adding = cur.Adding()
 		}
 		r := ReassignTo(reps, adding, targets[tp])
+		unneeded := filter(reps, func(id int32) bool { return !slices.Contains(r.Full(), id) })
 		s.Reassigning[tp] = r
 		s.Assignments[tp.Topic][tp.Partition] = r.Full()
-		p.merge(s.planReassignStep(tp, true))
+		p.merge(s.planReassignStep(tp, true, unneeded))
 	}
 	return p, failed
 }
@@ -151,7 +168,7 @@ func (s *State) PlanResumeReassignments(tps []TP) *Plan {
 	p := &Plan{}
 	for _, tp := range tps {
 		if s.Reassigning[tp] != nil && s.Deleting[tp.Topic] == nil {
-			p.merge(s.planReassignStep(tp, false))
+			p.merge(s.planReassignStep(tp, false, nil))
 		}
 	}
 	return p
@@ -165,52 +182,100 @@ func (s *State) PlanReassignmentIsrChange(tp TP) *Plan {
 	if r == nil || !s.reassignmentComplete(tp, r) {
 		return &Plan{}
 	}
-	return s.planReassignStep(tp, false)
+	return s.planReassignStep(tp, false, nil)
 }
 
 // planReassignStep plans phase A or B for tp (already in Reassigning, with
 // RS in Assignments). writeTopic makes phase A write the topic znode
-// (phase B always does).
-func (s *State) planReassignStep(tp TP, writeTopic bool) *Plan {
+// (phase B always does). unneeded are replicas of the previous RS that the
+// new one dropped: they leave the ISR (a leader among them is replaced by
+// the first RS member in the remaining ISR that can lead) and are stopped
+// and deleted.
+func (s *State) planReassignStep(tp TP, writeTopic bool, unneeded []int32) *Plan {
 	r := s.Reassigning[tp]
-	if !s.reassignmentComplete(tp, r) {
-		p := &Plan{WatchStates: []TP{tp}}
-		if writeTopic {
-			p.TopicsBefore = []string{tp.Topic}
-		}
-		// Phase A: epoch bump, LeaderAndIsr to RS (AR as new).
-		after := newBatch()
-		p.After = []*Batch{after}
-		if cur, ok := s.Leadership[tp]; ok && cur.ControllerEpoch <= s.Epoch {
-			nl := cur
-			nl.ISR = slices.Clone(cur.ISR)
-			nl.LeaderEpoch, nl.ControllerEpoch = cur.LeaderEpoch+1, s.Epoch
-			p.Writes = append(p.Writes, Write{TP: tp, New: nl, Replan: func() *Plan { return s.replanReassign(tp) }})
-			after.addLeaderAndIsr(s, filter(r.Full(), func(id int32) bool { return s.isLive(id) && !slices.Contains(r.Adding(), id) }), tp, false)
-			after.addLeaderAndIsr(s, filter(r.Adding(), s.isLive), tp, true)
-		}
+	if s.reassignmentComplete(tp, r) {
+		// Target in sync already (a subset or reordering of the
+		// replicas, or a cancellation): straight to phase B. 2.4 first
+		// writes RS, AR and RR too; here the topic znode is written once,
+		// after the state (a crash in between leaves the old replicas
+		// there and /admin/reassign_partitions, which the next controller
+		// runs again).
+		return s.planReassignComplete(tp, r, unneeded)
+	}
+	p := &Plan{WatchStates: []TP{tp}}
+	if writeTopic {
+		p.TopicsBefore = []string{tp.Topic}
+	}
+	// Phase A: epoch bump, LeaderAndIsr to RS (AR as new).
+	after := newBatch()
+	p.After = []*Batch{after}
+	cur, ok := s.Leadership[tp]
+	if !ok || cur.ControllerEpoch > s.Epoch {
 		return p
 	}
-	// Target in sync already (a subset or reordering of the replicas):
-	// straight to phase B. 2.4 first writes RS, AR and RR too; here the
-	// topic znode is written once, after the state (a crash in between
-	// leaves the old replicas there and /admin/reassign_partitions, which
-	// the next controller runs again).
-	return s.planReassignComplete(tp, r)
+	nl := cur
+	nl.ISR = withoutReplicas(cur.ISR, unneeded)
+	if slices.Contains(unneeded, cur.Leader) {
+		nl.Leader = NoLeader
+		for _, id := range r.Full() {
+			if s.canLead(id) && slices.Contains(nl.ISR, id) {
+				nl.Leader = id
+				break
+			}
+		}
+	}
+	nl.LeaderEpoch, nl.ControllerEpoch = cur.LeaderEpoch+1, s.Epoch
+	p.Writes = append(p.Writes, Write{TP: tp, New: nl, Replan: func() *Plan { return s.replanReassign(tp, unneeded) }})
+	after.addLeaderAndIsr(s, filter(r.Full(), func(id int32) bool { return s.isLive(id) && !slices.Contains(r.Adding(), id) }), tp, false)
+	after.addLeaderAndIsr(s, filter(r.Adding(), s.isLive), tp, true)
+	if stop, del := stopAndDelete(s, tp, unneeded); stop != nil {
+		p.After = append(p.After, stop, del)
+	}
+	return p
 }
 
-// planReassignComplete is phase B for tp (target in sync).
-func (s *State) planReassignComplete(tp TP, r *Reassignment) *Plan {
+// withoutReplicas returns isr without ids, but never empty (the last
+// members stay, as Kafka's removeReplicasFromIsr keeps a lone member).
+func withoutReplicas(isr, ids []int32) []int32 {
+	out := filter(isr, func(id int32) bool { return !slices.Contains(ids, id) })
+	if len(out) == 0 {
+		return slices.Clone(isr)
+	}
+	return out
+}
+
+// stopAndDelete returns the StopReplica (delete=false) and StopReplica
+// (delete=true) batches for the live brokers among ids (nil, nil if none).
+func stopAndDelete(s *State, tp TP, ids []int32) (stop, del *Batch) {
+	for _, id := range ids {
+		if !s.isLive(id) {
+			continue
+		}
+		if stop == nil {
+			stop, del = newBatch(), newBatch()
+		}
+		stop.StopReplica[id] = append(stop.StopReplica[id], tp)
+		del.StopDelete[id] = append(del.StopDelete[id], tp)
+	}
+	return stop, del
+}
+
+// planReassignComplete is phase B for tp (target in sync): RS = TRS, the
+// leader moves into TRS if needed, RR and unneeded leave the ISR and are
+// stopped and deleted.
+func (s *State) planReassignComplete(tp TP, r *Reassignment, unneeded []int32) *Plan {
 	cur, ok := s.Leadership[tp]
 	if !ok || cur.ControllerEpoch > s.Epoch {
 		return &Plan{}
 	}
 	removing := r.Removing()
-	nl := cur
-	nl.ISR = filter(cur.ISR, func(id int32) bool { return !slices.Contains(removing, id) })
-	if len(nl.ISR) == 0 {
-		nl.ISR = slices.Clone(cur.ISR)
+	for _, id := range unneeded {
+		if !slices.Contains(removing, id) {
+			removing = append(removing, id)
+		}
 	}
+	nl := cur
+	nl.ISR = withoutReplicas(cur.ISR, removing)
 	if !slices.Contains(r.Target, cur.Leader) || !s.canLead(cur.Leader) {
 		// ReassignPartitionLeaderElectionStrategy: first live target
 		// replica in the ISR.
@@ -230,34 +295,32 @@ func (s *State) planReassignComplete(tp TP, r *Reassignment) *Plan {
 	// RS = TRS in memory.
 	delete(s.Reassigning, tp)
 	s.Assignments[tp.Topic][tp.Partition] = slices.Clone(r.Target)
-	lai, stop, del := newBatch(), newBatch(), newBatch()
+	lai := newBatch()
 	lai.addLeaderAndIsr(s, filter(r.Target, s.isLive), tp, false)
-	for _, id := range removing {
-		if s.isLive(id) {
-			stop.StopReplica[id] = append(stop.StopReplica[id], tp)
-			del.StopDelete[id] = append(del.StopDelete[id], tp)
-		}
+	after := []*Batch{lai}
+	if stop, del := stopAndDelete(s, tp, removing); stop != nil {
+		after = append(after, stop, del)
 	}
 	replan := func() *Plan {
 		// Decide again with the reassignment as it was (it left
 		// Reassigning when this step was planned).
 		s.Reassigning[tp] = r
 		s.Assignments[tp.Topic][tp.Partition] = r.Full()
-		return s.planReassignStep(tp, false)
+		return s.planReassignStep(tp, false, unneeded)
 	}
 	return &Plan{
 		Writes:       []Write{{TP: tp, New: nl, Replan: replan}},
-		After:        []*Batch{lai, stop, del},
+		After:        after,
 		TopicsAfter:  []string{tp.Topic},
 		ReassignDone: []TP{tp},
 	}
 }
 
-func (s *State) replanReassign(tp TP) *Plan {
+func (s *State) replanReassign(tp TP, unneeded []int32) *Plan {
 	if s.Reassigning[tp] == nil {
 		return &Plan{}
 	}
-	return s.planReassignStep(tp, false)
+	return s.planReassignStep(tp, false, unneeded)
 }
 
 // ReassigningTopic reports whether a partition of topic is being reassigned
@@ -287,4 +350,95 @@ func (s *State) TopicAssignmentOf(topic string) zkcoord.TopicAssignment {
 		}
 	}
 	return a
+}
+
+// ReassignTarget is one partition of an AlterPartitionReassignments
+// request: a new target replica list, or Cancel (a null replica list:
+// revert to the original replicas).
+type ReassignTarget struct {
+	Replicas []int32
+	Cancel   bool
+}
+
+// ReassignResult is the outcome of one partition of an
+// AlterPartitionReassignments request (2.4's ApiError: a code, and a
+// message only where 2.4 sets one).
+type ReassignResult struct {
+	ErrorCode int16
+	Message   string
+}
+
+// unknownPartitionResult is maybeTriggerPartitionReassignment's answer for
+// a partition that does not exist or whose topic is being deleted.
+var unknownPartitionResult = ReassignResult{ErrorCode: kerr.UnknownTopicOrPartition.Code, Message: "The partition does not exist."}
+
+// ValidateAlterReassignments is the first half of 2.4's
+// processApiPartitionReassignment (replicasAreValid, maybeBuildReassignment):
+// it returns the targets to run through PlanReassignment (a cancellation's
+// target is the original replicas) and the partitions refused:
+// INVALID_REPLICA_ASSIGNMENT for an empty list, duplicates, negative ids or
+// an added replica on a broker that is not live (or is shutting down);
+// NO_REASSIGNMENT_IN_PROGRESS to cancel a partition not being reassigned.
+// Unknown partitions with a valid target pass here and fail in
+// PlanReassignment (UNKNOWN_TOPIC_OR_PARTITION), as in 2.4. It changes
+// nothing.
+func (s *State) ValidateAlterReassignments(reqs map[TP]ReassignTarget) (targets map[TP][]int32, refused map[TP]ReassignResult) {
+	targets, refused = map[TP][]int32{}, map[TP]ReassignResult{}
+	for tp, req := range reqs {
+		cur := s.Reassigning[tp]
+		var adding []int32
+		if cur != nil {
+			adding = cur.Adding()
+		}
+		if !req.Cancel {
+			if !ValidTarget(req.Replicas) {
+				refused[tp] = ReassignResult{ErrorCode: kerr.InvalidReplicaAssignment.Code}
+				continue
+			}
+			r := ReassignTo(s.Replicas(tp), adding, req.Replicas)
+			if !all(r.Adding(), s.canLead) {
+				refused[tp] = ReassignResult{ErrorCode: kerr.InvalidReplicaAssignment.Code}
+				continue
+			}
+			targets[tp] = slices.Clone(req.Replicas)
+			continue
+		}
+		if cur == nil || !cur.BeingReassigned() {
+			refused[tp] = ReassignResult{ErrorCode: kerr.NoReassignmentInProgress.Code}
+			continue
+		}
+		targets[tp] = slices.Clone(cur.Original)
+	}
+	return targets, refused
+}
+
+func all(ids []int32, ok func(int32) bool) bool {
+	for _, id := range ids {
+		if !ok(id) {
+			return false
+		}
+	}
+	return true
+}
+
+// OngoingReassignment is one partition being reassigned as
+// ListPartitionReassignments shows it: RS, AR and RR.
+type OngoingReassignment struct {
+	Replicas, Adding, Removing []int32
+}
+
+// ListReassignments is processListPartitionReassignments: the partitions
+// of tps (nil: every partition) that are being reassigned (replicas being
+// added or removed).
+func (s *State) ListReassignments(tps []TP) map[TP]OngoingReassignment {
+	if tps == nil {
+		tps = sortedTPKeysOf(s.Reassigning)
+	}
+	out := map[TP]OngoingReassignment{}
+	for _, tp := range tps {
+		if r := s.Reassigning[tp]; r != nil && r.BeingReassigned() {
+			out[tp] = OngoingReassignment{Replicas: r.Full(), Adding: r.Adding(), Removing: r.Removing()}
+		}
+	}
+	return out
 }

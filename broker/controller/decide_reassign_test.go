@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/zkafka/zkafka/zkcoord"
 )
 
@@ -143,5 +145,133 @@ func TestPlanReassignmentInSync(t *testing.T) {
 				t.Fatalf("reassigning %v", s.Reassigning)
 			}
 		})
+	}
+}
+
+func TestValidateAlterReassignments(t *testing.T) {
+	s := testState([]int32{1, 2, 3, 4}, map[int32][]int32{0: {1, 2}, 1: {2, 3, 1}, 2: {1, 3}},
+		map[int32]Leadership{0: {Leader: 1, ISR: []int32{1, 2}, ControllerEpoch: 5}})
+	s.ShuttingDown[4] = true
+	s.Reassigning[TP{"t", 1}] = &Reassignment{Original: []int32{1, 2}, Target: []int32{2, 3}}
+	// Partition 2 was cancelled but its original replicas are not all in
+	// sync yet: 2.4 does not count it as being reassigned.
+	s.Reassigning[TP{"t", 2}] = &Reassignment{Original: []int32{1, 3}, Target: []int32{1, 3}}
+	invalid := ReassignResult{ErrorCode: kerr.InvalidReplicaAssignment.Code}
+	none := ReassignResult{ErrorCode: kerr.NoReassignmentInProgress.Code}
+	tests := []struct {
+		name    string
+		tp      TP
+		req     ReassignTarget
+		target  []int32
+		refused *ReassignResult
+	}{
+		{"empty list", TP{"t", 0}, ReassignTarget{Replicas: []int32{}}, nil, &invalid},
+		{"duplicates", TP{"t", 0}, ReassignTarget{Replicas: []int32{2, 2}}, nil, &invalid},
+		{"negative id", TP{"t", 0}, ReassignTarget{Replicas: []int32{-1, 2}}, nil, &invalid},
+		{"unknown broker added", TP{"t", 0}, ReassignTarget{Replicas: []int32{1, 9}}, nil, &invalid},
+		{"shutting-down broker added", TP{"t", 0}, ReassignTarget{Replicas: []int32{1, 4}}, nil, &invalid},
+		{"reorder", TP{"t", 0}, ReassignTarget{Replicas: []int32{2, 1}}, []int32{2, 1}, nil},
+		{"move", TP{"t", 0}, ReassignTarget{Replicas: []int32{3, 2}}, []int32{3, 2}, nil},
+		{"cancel without reassignment", TP{"t", 0}, ReassignTarget{Cancel: true}, nil, &none},
+		{"cancel reverts to the original replicas", TP{"t", 1}, ReassignTarget{Cancel: true}, []int32{1, 2}, nil},
+		{"new target while one runs: only added replicas must be live", TP{"t", 1}, ReassignTarget{Replicas: []int32{3, 1}}, []int32{3, 1}, nil},
+		{"cancel of a finished cancellation", TP{"t", 2}, ReassignTarget{Cancel: true}, nil, &none},
+		{"unknown partition passes (fails later)", TP{"t", 9}, ReassignTarget{Replicas: []int32{1, 2}}, []int32{1, 2}, nil},
+		{"unknown partition on unknown brokers", TP{"t", 9}, ReassignTarget{Replicas: []int32{7}}, nil, &invalid},
+		{"cancel of an unknown partition", TP{"nope", 0}, ReassignTarget{Cancel: true}, nil, &none},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			targets, refused := s.ValidateAlterReassignments(map[TP]ReassignTarget{tc.tp: tc.req})
+			if tc.refused != nil {
+				if len(targets) != 0 || refused[tc.tp] != *tc.refused {
+					t.Fatalf("targets %v refused %v, want refused %v", targets, refused, *tc.refused)
+				}
+				return
+			}
+			if len(refused) != 0 || !slices.Equal(targets[tc.tp], tc.target) {
+				t.Fatalf("targets %v refused %v, want target %v", targets, refused, tc.target)
+			}
+		})
+	}
+	// Validation changes nothing.
+	if !slices.Equal(s.Replicas(TP{"t", 1}), []int32{2, 3, 1}) || len(s.Reassigning) != 2 {
+		t.Fatalf("state changed: %v %v", s.Assignments, s.Reassigning)
+	}
+}
+
+// A reassignment of [1,2] to [3,4] is under way: 3 caught up, 4 not.
+func reassigningState() *State {
+	s := testState([]int32{1, 2, 3, 4, 5}, map[int32][]int32{0: {3, 4, 1, 2}},
+		map[int32]Leadership{0: {Leader: 1, LeaderEpoch: 7, ISR: []int32{1, 2, 3}, ControllerEpoch: 5, ZkVersion: 3}})
+	s.Reassigning[TP{"t", 0}] = &Reassignment{Original: []int32{1, 2}, Target: []int32{3, 4}}
+	return s
+}
+
+func TestPlanCancelReassignment(t *testing.T) {
+	s := reassigningState()
+	if got := s.ListReassignments(nil); !reflect.DeepEqual(got, map[TP]OngoingReassignment{{"t", 0}: {
+		Replicas: []int32{3, 4, 1, 2}, Adding: []int32{3, 4}, Removing: []int32{1, 2}}}) {
+		t.Fatalf("list %+v", got)
+	}
+	targets, refused := s.ValidateAlterReassignments(map[TP]ReassignTarget{{"t", 0}: {Cancel: true}})
+	if len(refused) != 0 {
+		t.Fatalf("refused %v", refused)
+	}
+	p, failed := s.PlanReassignment(targets)
+	if len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	// Back to [1,2] at once (nothing left to add): the added replicas 3
+	// and 4 leave the ISR, are stopped and deleted; the leader stays.
+	checkWrites(t, p.Writes, []write{{p: 0, leader: 1, epoch: 8, isr: []int32{1, 2}, version: 3}})
+	if !slices.Equal(s.Replicas(TP{"t", 0}), []int32{1, 2}) || s.Reassigning[TP{"t", 0}] != nil {
+		t.Fatalf("after cancel: %v %v", s.Replicas(TP{"t", 0}), s.Reassigning)
+	}
+	if got := laiTargets(p.After[0]); !reflect.DeepEqual(got, map[int32][]int32{1: {0}, 2: {0}}) {
+		t.Fatalf("LeaderAndIsr to %v", got)
+	}
+	want := map[int32][]TP{3: {{"t", 0}}, 4: {{"t", 0}}}
+	if !reflect.DeepEqual(p.After[1].StopReplica, want) || !reflect.DeepEqual(p.After[2].StopDelete, want) {
+		t.Fatalf("StopReplica %v / delete %v", p.After[1].StopReplica, p.After[2].StopDelete)
+	}
+	if !slices.Equal(p.TopicsAfter, []string{"t"}) || !slices.Equal(p.ReassignDone, []TP{{"t", 0}}) {
+		t.Fatalf("plan %+v", p)
+	}
+	if a := s.TopicAssignmentOf("t"); len(a.AddingReplicas)+len(a.RemovingReplicas) != 0 {
+		t.Fatalf("topic znode %+v", a)
+	}
+	if got := s.ListReassignments(nil); len(got) != 0 {
+		t.Fatalf("still listed: %+v", got)
+	}
+}
+
+func TestPlanReplaceReassignment(t *testing.T) {
+	s := reassigningState()
+	p, failed := s.PlanReassignment(map[TP][]int32{{"t", 0}: {3, 5}})
+	if len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	// 4 is no longer wanted: out of the ISR (it was not in it), stopped
+	// and deleted; 5 is added; phase A with RS [3,5,1,2].
+	a := s.TopicAssignmentOf("t")
+	if !reflect.DeepEqual(a, zkcoord.TopicAssignment{Partitions: map[int32][]int32{0: {3, 5, 1, 2}},
+		AddingReplicas: map[int32][]int32{0: {3, 5}}, RemovingReplicas: map[int32][]int32{0: {1, 2}}}) {
+		t.Fatalf("topic znode %+v", a)
+	}
+	checkWrites(t, p.Writes, []write{{p: 0, leader: 1, epoch: 8, isr: []int32{1, 2, 3}, version: 3}})
+	if !slices.Equal(p.TopicsBefore, []string{"t"}) || len(p.ReassignDone) != 0 {
+		t.Fatalf("plan %+v", p)
+	}
+	if len(p.After) != 3 || !reflect.DeepEqual(p.After[2].StopDelete, map[int32][]TP{4: {{"t", 0}}}) {
+		t.Fatalf("after %+v", p.After)
+	}
+	if !p.After[0].LeaderAndIsr[5][TP{"t", 0}] || p.After[0].LeaderAndIsr[4] != nil {
+		t.Fatalf("LeaderAndIsr %v", p.After[0].LeaderAndIsr)
+	}
+	// Only the requested partitions that are being reassigned are listed.
+	s.Assignments["t"][1] = []int32{1}
+	if got := s.ListReassignments([]TP{{"t", 1}, {"t", 0}, {"x", 0}}); len(got) != 1 || !slices.Equal(got[TP{"t", 0}].Adding, []int32{3, 5}) {
+		t.Fatalf("list %+v", got)
 	}
 }

@@ -35,8 +35,10 @@
 //     reassigned changed (data watch); evAutoRebalance: the leader
 //     imbalance timer (5 s after election, then every
 //     leader.imbalance.check.interval.seconds).
-//   - evControlledShutdown, evElectLeaders: requests of the broker's
-//     ControlledShutdown and ElectLeaders handlers (and of the broker's own
+//   - evControlledShutdown, evElectLeaders, evAlterReassignments,
+//     evListReassignments: requests of the broker's ControlledShutdown,
+//     ElectLeaders, AlterPartitionReassignments and
+//     ListPartitionReassignments handlers (and of the broker's own
 //     shutdown); they carry a reply channel and are answered NOT_CONTROLLER
 //     when this broker is not the controller.
 //
@@ -112,9 +114,24 @@
 //   - A reassignment whose target is already in sync writes the topic
 //     znode once (RS = TRS) instead of RS/AR/RR first. Changing the target
 //     of a running reassignment by rewriting /admin/reassign_partitions is
-//     honoured (2.4 only reacts to its creation). Reassignment throttles
-//     and AlterPartitionReassignments/ListPartitionReassignments (KIP-455
-//     APIs) are not implemented.
+//     honoured (2.4 only reacts to its creation). Replicas a replaced or
+//     cancelled reassignment no longer needs leave the ISR in the same
+//     state write as the phase's epoch bump (2.4 writes twice).
+//     Reassignment throttles are not implemented.
+//
+// # Reassignment through the API and through ZooKeeper
+//
+// AlterPartitionReassignments (KIP-455) and /admin/reassign_partitions are
+// two triggers of one engine (decide_reassign.go), as in 2.4: the topic
+// znode's adding_replicas/removing_replicas record every reassignment in
+// progress, whoever started it, and a new controller resumes them from
+// there. The latest request for a partition wins: the API takes the
+// partition out of /admin/reassign_partitions before starting, and a new
+// znode entry replaces an API reassignment. A completed reassignment leaves
+// the znode only if the entry's target is what completed. Cancelling (a
+// null replica list) reassigns to the original replicas: the added ones
+// leave the ISR and are deleted. ListPartitionReassignments lists the
+// partitions with adding or removing replicas, from either trigger.
 //   - ElectLeaders answers once the controller wrote the states and queued
 //     the requests; 2.4 waits until the broker's metadata shows the new
 //     leaders (or the timeout).

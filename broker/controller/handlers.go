@@ -368,7 +368,7 @@ func (c *Controller) execute(ctx context.Context, p *Plan) error {
 			}
 		}
 		if len(p.ReassignDone) > 0 {
-			if err := c.removeFromReassignZNode(ctx, p.ReassignDone); err != nil {
+			if err := c.removeFromReassignZNode(ctx, c.completedIn(p.ReassignDone)); err != nil {
 				return err
 			}
 		}

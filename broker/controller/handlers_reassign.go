@@ -26,10 +26,10 @@ func (c *Controller) writeTopic(ctx context.Context, topic string) error {
 	return err
 }
 
-// removeFromReassignZNode is maybeRemoveFromZkReassignment: the partitions
-// leave /admin/reassign_partitions, which is deleted once empty (both
-// fenced).
-func (c *Controller) removeFromReassignZNode(ctx context.Context, tps []TP) error {
+// removeFromReassignZNode is maybeRemoveFromZkReassignment: the entries
+// for which remove is true leave /admin/reassign_partitions, which is
+// deleted once empty (both fenced).
+func (c *Controller) removeFromReassignZNode(ctx context.Context, remove func(zkcoord.PartitionReassignment) bool) error {
 	path := zkcoord.ReassignPartitionsPath
 	data, _, err := c.zk.Get(ctx, path)
 	if errors.Is(err, zkcoord.ErrNoNode) {
@@ -43,13 +43,9 @@ func (c *Controller) removeFromReassignZNode(ctx context.Context, tps []TP) erro
 		c.log.WithError(err).Error("deleting a corrupt " + path)
 		return zkcoord.FencedDelete(ctx, c.zk, c.fence, path)
 	}
-	done := map[TP]bool{}
-	for _, tp := range tps {
-		done[tp] = true
-	}
 	var rest []zkcoord.PartitionReassignment
 	for _, e := range entries {
-		if !done[TP{e.Topic, e.Partition}] {
+		if !remove(e) {
 			rest = append(rest, e)
 		}
 	}
@@ -62,6 +58,26 @@ func (c *Controller) removeFromReassignZNode(ctx context.Context, tps []TP) erro
 	}
 	_, err = zkcoord.FencedMulti(ctx, c.zk, c.fence, zkcoord.SetDataOp(path, zkcoord.EncodeReassignPartitions(rest), zkcoord.AnyVersion))
 	return err
+}
+
+// inTPs returns a removeFromReassignZNode predicate: the entries of tps.
+func inTPs(tps []TP) func(zkcoord.PartitionReassignment) bool {
+	set := map[TP]bool{}
+	for _, tp := range tps {
+		set[tp] = true
+	}
+	return func(e zkcoord.PartitionReassignment) bool { return set[TP{e.Topic, e.Partition}] }
+}
+
+// completedIn returns the removeFromReassignZNode predicate of completed
+// reassignments (2.4's removePartitionFromReassigningPartitions): an entry
+// of tps leaves only if its target is the partition's replica list now,
+// so a newer target written meanwhile stays and runs.
+func (c *Controller) completedIn(tps []TP) func(zkcoord.PartitionReassignment) bool {
+	in := inTPs(tps)
+	return func(e zkcoord.PartitionReassignment) bool {
+		return in(e) && equalIDs(e.Replicas, c.st.Replicas(TP{e.Topic, e.Partition}))
+	}
 }
 
 // watchState arms a data watch on the state znode of a partition being
@@ -121,7 +137,7 @@ func (c *Controller) onReassignZNode(ctx context.Context) error {
 	}
 	if len(failed) > 0 {
 		c.log.WithField("partitions", failed).Warn("removing reassignments of unknown partitions, topics being deleted or invalid targets")
-		return c.removeFromReassignZNode(ctx, failed)
+		return c.removeFromReassignZNode(ctx, inTPs(failed))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,14 +24,24 @@ func reassignPartitionsCommand() *cli.Command {
 		Usage: "move partition replicas between brokers (like kafka-reassign-partitions.sh)",
 		Description: "Exactly one action:\n" +
 			"  --generate --topics-to-move-json-file F --broker-list 1,2,3   propose an assignment\n" +
-			"  --execute --reassignment-json-file F                         start it (/admin/reassign_partitions)\n" +
-			"  --verify --reassignment-json-file F                          show its progress\n\n" +
-			"Example: zkafka reassign-partitions --zookeeper localhost:2181 --reassignment-json-file plan.json --execute",
+			"  --execute --reassignment-json-file F [--additional]          start it\n" +
+			"  --verify --reassignment-json-file F                          show its progress\n" +
+			"  --cancel --reassignment-json-file F                          revert the partitions of F still being\n" +
+			"                                                               reassigned to their original replicas\n" +
+			"  --list                                                       show every reassignment in progress\n\n" +
+			"With --bootstrap-server the tool talks to the controller (AlterPartitionReassignments and\n" +
+			"ListPartitionReassignments, as Kafka 2.6's tool does); with --zookeeper it writes\n" +
+			"/admin/reassign_partitions as Kafka 2.4's does (--cancel and --list need --bootstrap-server).\n\n" +
+			"Example: zkafka reassign-partitions --bootstrap-server localhost:9092 --reassignment-json-file plan.json --execute",
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "bootstrap-server", Usage: "`HOST:PORT` of a broker (comma-separated for several)"},
 			&cli.StringFlag{Name: "zookeeper", Usage: "`HOST:PORT[/chroot]` of ZooKeeper"},
 			&cli.BoolFlag{Name: "generate", Usage: "propose an assignment of the topics of --topics-to-move-json-file to --broker-list"},
 			&cli.BoolFlag{Name: "execute", Usage: "start the reassignment of --reassignment-json-file"},
 			&cli.BoolFlag{Name: "verify", Usage: "check the reassignment of --reassignment-json-file"},
+			&cli.BoolFlag{Name: "cancel", Usage: "cancel the reassignments of --reassignment-json-file (needs --bootstrap-server)"},
+			&cli.BoolFlag{Name: "list", Usage: "list the reassignments in progress (needs --bootstrap-server)"},
+			&cli.BoolFlag{Name: "additional", Usage: "with --execute and --bootstrap-server: start even if other reassignments are in progress"},
 			&cli.StringFlag{Name: "reassignment-json-file", Usage: "`FILE` with {\"version\":1,\"partitions\":[{\"topic\",\"partition\",\"replicas\"}]}"},
 			&cli.StringFlag{Name: "topics-to-move-json-file", Usage: "`FILE` with {\"topics\":[{\"topic\":\"t\"}],\"version\":1}"},
 			&cli.StringFlag{Name: "broker-list", Usage: "`IDS` to move the topics to, e.g. 1,2,3"},
@@ -41,25 +52,34 @@ func reassignPartitionsCommand() *cli.Command {
 
 func runReassignPartitions(c *cli.Context) error {
 	var actions []string
-	for _, a := range []string{"generate", "execute", "verify"} {
+	for _, a := range []string{"generate", "execute", "verify", "cancel", "list"} {
 		if c.Bool(a) {
 			actions = append(actions, a)
 		}
 	}
 	if len(actions) != 1 {
-		return usageErrorf(c, "Command must include exactly one action: --generate, --execute or --verify")
-	}
-	if c.String("zookeeper") == "" {
-		return usageErrorf(c, "Missing required argument \"[zookeeper]\"")
+		return usageErrorf(c, "Command must include exactly one action: --generate, --execute, --verify, --cancel, --list")
 	}
 	action := actions[0]
+	bootstrap, zkConnect := c.String("bootstrap-server"), c.String("zookeeper")
 	switch {
+	case bootstrap != "" && zkConnect != "":
+		return usageErrorf(c, "Give either --bootstrap-server or --zookeeper, not both")
+	case bootstrap == "" && zkConnect == "":
+		return usageErrorf(c, "Please specify --bootstrap-server")
+	case zkConnect != "" && (action == "cancel" || action == "list"):
+		return usageErrorf(c, "--%s needs --bootstrap-server: ZooKeeper only records reassignments started through /admin/reassign_partitions", action)
+	case c.Bool("additional") && (action != "execute" || bootstrap == ""):
+		return usageErrorf(c, "--additional goes with --execute and --bootstrap-server")
 	case action == "generate" && (c.String("topics-to-move-json-file") == "" || c.String("broker-list") == ""):
 		return usageErrorf(c, "If --generate option is used, command must include both --topics-to-move-json-file and --broker-list options")
-	case action != "generate" && c.String("reassignment-json-file") == "":
+	case action != "generate" && action != "list" && c.String("reassignment-json-file") == "":
 		return usageErrorf(c, "If --%s option is used, command must include --reassignment-json-file that was used during the --execute option", action)
 	}
-	admin, err := newZKAdmin(c.Context, c.String("zookeeper"))
+	if bootstrap != "" {
+		return runReassignKafka(c, action, bootstrap)
+	}
+	admin, err := newZKAdmin(c.Context, zkConnect)
 	if err != nil {
 		return reassignFailure(err)
 	}
@@ -77,6 +97,35 @@ func runReassignPartitions(c *cli.Context) error {
 	}
 	if err != nil {
 		return reassignFailure(err)
+	}
+	return nil
+}
+
+// runReassignKafka runs an action through the controller; failures print
+// as 2.6's tool prints them ("Error: ..." or the tool's own sentence).
+func runReassignKafka(c *cli.Context, action, bootstrap string) error {
+	ctx, cancel := context.WithTimeout(c.Context, 60*time.Second)
+	defer cancel()
+	cl, err := newReassignClient(ctx, bootstrap)
+	if err != nil {
+		return failf("Error: %v", err)
+	}
+	defer cl.Close()
+	w, file := c.App.Writer, c.String("reassignment-json-file")
+	switch action {
+	case "generate":
+		err = generateAssignmentKafka(ctx, cl, c.String("topics-to-move-json-file"), c.String("broker-list"), w)
+	case "execute":
+		err = executeAssignmentKafka(ctx, cl, file, c.Bool("additional"), w)
+	case "verify":
+		err = verifyAssignmentKafka(ctx, cl, file, w)
+	case "cancel":
+		err = cancelAssignmentKafka(ctx, cl, file, w)
+	case "list":
+		err = listReassignmentsKafka(ctx, cl, w)
+	}
+	if err != nil {
+		return failf("Error: %v", err)
 	}
 	return nil
 }
@@ -140,6 +189,14 @@ func currentAssignment(ctx context.Context, s *zkcoord.Session, topics []string)
 }
 
 func generateAssignment(ctx context.Context, s *zkcoord.Session, topicsFile, brokerList string, w io.Writer) error {
+	return generateWith(topicsFile, brokerList, w, func(topics []string) ([]tpReplicas, error) {
+		return currentAssignment(ctx, s, topics)
+	})
+}
+
+// generateWith is --generate given a reader of the topics' current
+// replicas (ZooKeeper or Metadata).
+func generateWith(topicsFile, brokerList string, w io.Writer, currentOf func(topics []string) ([]tpReplicas, error)) error {
 	data, err := os.ReadFile(topicsFile)
 	if err != nil {
 		return err
@@ -173,7 +230,7 @@ func generateAssignment(ctx context.Context, s *zkcoord.Session, topicsFile, bro
 		brokers = append(brokers, int32(id))
 	}
 	slices.Sort(brokers)
-	current, err := currentAssignment(ctx, s, topics)
+	current, err := currentOf(topics)
 	if err != nil {
 		return err
 	}
@@ -357,8 +414,13 @@ func verifyAssignment(ctx context.Context, s *zkcoord.Session, path string, w io
 		return err
 	}
 	for _, p := range parts {
+		a := as[p.tp.Topic]
 		switch {
-		case inProgress[p.tp]:
+		// A reassignment started through the API is not in
+		// /admin/reassign_partitions; the topic znode's adding and
+		// removing replicas record it (2.4's tool looks at the admin
+		// znode only).
+		case inProgress[p.tp] || len(a.AddingReplicas[p.tp.Partition])+len(a.RemovingReplicas[p.tp.Partition]) > 0:
 			fmt.Fprintf(w, "Reassignment of partition %s is still in progress\n", p.tp)
 		case slices.Equal(as[p.tp.Topic].Partitions[p.tp.Partition], p.replicas):
 			fmt.Fprintf(w, "Reassignment of partition %s completed successfully\n", p.tp)

@@ -417,7 +417,7 @@ func (l *Log) close(flush bool) error {
 		if err := l.flushTo(l.leo.Load()); err != nil {
 			errs = append(errs, err)
 		}
-		l.takeProducerSnapshotLocked(l.leo.Load())
+		l.takeProducerSnapshotLocked(l.producerStateEnd())
 	}
 	l.closed.Store(true)
 	l.mu.Unlock()

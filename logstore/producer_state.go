@@ -397,9 +397,16 @@ func (l *Log) loadProducersLocked() error {
 	ps.lastLoad = load
 	l.logger.Infof("loaded producer state: %d producers from snapshot at offset %d and %d batches (%d bytes) replayed from offset %d to %d in %v",
 		load.Producers, load.SnapshotOffset, load.Batches, load.Bytes, load.FromOffset, load.ToOffset, load.Duration.Round(time.Microsecond))
-	l.takeProducerSnapshotLocked(leo)
+	l.takeProducerSnapshotLocked(l.producerStateEnd())
 	return nil
 }
+
+// producerStateEnd is the offset a snapshot of the table at the log end is
+// named after: the active segment's next offset, which is LogEndOffset
+// except after a truncation inside a batch (the batch is cut whole, the log
+// end stays at the requested offset until the next append, and a reopen
+// finds the log ending at the cut). The table is the same at both.
+func (l *Log) producerStateEnd() int64 { return l.active().next.Load() }
 
 // replayProducers calls fn for the header of every batch holding offsets in
 // [load.FromOffset, load.ToOffset), reading headers only, and counts them in
@@ -447,16 +454,18 @@ func (l *Log) replayProducers(load *ProducerStateLoad, fn func(BatchHeader)) err
 // correct, a later load only replays more.
 func (l *Log) takeProducerSnapshotLocked(offset int64) {
 	ps := &l.pstate
-	if !ps.loaded || ps.snapOffset == offset {
+	if !ps.loaded {
 		return
 	}
-	path := snapshotPath(l.dir, offset)
-	if err := writeProducerSnapshot(path, ps.producers); err != nil {
-		l.logger.WithError(err).Warnf("cannot write producer snapshot %s", path)
-		return
+	if ps.snapOffset != offset {
+		path := snapshotPath(l.dir, offset)
+		if err := writeProducerSnapshot(path, ps.producers); err != nil {
+			l.logger.WithError(err).Warnf("cannot write producer snapshot %s", path)
+			return
+		}
+		ps.snapOffset = max(ps.snapOffset, offset)
+		l.logger.Debugf("wrote producer snapshot at offset %d (%d producers)", offset, len(ps.producers))
 	}
-	ps.snapOffset = max(ps.snapOffset, offset)
-	l.logger.Debugf("wrote producer snapshot at offset %d (%d producers)", offset, len(ps.producers))
 	keep := l.minSnapshotOffsetToRetain()
 	if err := l.deleteSnapshots(func(off int64) bool { return off < keep && off < ps.snapOffset }); err != nil {
 		l.logger.WithError(err).Warn("cannot delete old producer snapshots")
@@ -496,7 +505,7 @@ func (l *Log) producerSnapshotsAfterLogStartLocked(logStart int64) error {
 	}
 	if l.pstate.snapOffset < logStart {
 		l.pstate.snapOffset = -1
-		l.takeProducerSnapshotLocked(l.leo.Load())
+		l.takeProducerSnapshotLocked(l.producerStateEnd())
 	}
 	return nil
 }

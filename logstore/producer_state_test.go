@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 )
@@ -587,5 +589,135 @@ func reloadScenario(t *testing.T, seed int64) {
 	check("final crash")
 	if offs, keep := mustSnapshots(t, l), l.minSnapshotOffsetToRetain(); offs[0] < keep {
 		t.Fatalf("snapshots %v kept, the oldest needed is at %d", offs, keep)
+	}
+}
+
+// TestProducerSnapshotsSurviveCompaction: cleaning rewrites the segments
+// below the active one without touching the snapshots; a reload from them
+// still knows every producer's last batch, and so does a full scan of the
+// compacted log (the cleaner keeps each producer's last batch).
+func TestProducerSnapshotsSurviveCompaction(t *testing.T) {
+	dir := t.TempDir()
+	cfg := compactConfig()
+	m, l := openCompactManager(t, dir, cfg)
+	ts := time.Now().UnixMilli()
+	seqs := map[int64]int32{}
+	for i := 0; l.NumSegments() < 6; i++ {
+		pid := int64(i%3) + 1
+		// producer 3 stops early: its last batch lies in a cleaned segment.
+		if pid == 3 && i > 6 {
+			pid = 1
+		}
+		k := fmt.Sprintf("k%d", i%4)
+		mustAppend(t, l, keyedBatch(t, CompressionNone, pid, seqs[pid], ts, rec(k, fmt.Sprint(i)), rec(k, "x")))
+		seqs[pid] += 2
+	}
+	l.SetHighWatermark(l.LogEndOffset())
+	before := fullScan(t, l)
+	snaps := mustSnapshots(t, l)
+	if n, err := m.CleanNow(context.Background(), CleanerConfig{}); n != 1 || err != nil {
+		t.Fatalf("CleanNow = %d, %v", n, err)
+	}
+	if got := mustSnapshots(t, l); !reflect.DeepEqual(got, snaps) {
+		t.Fatalf("snapshots %v after cleaning, %v before", got, snaps)
+	}
+	lastOf := func(tb map[int64]*producerEntry) map[int64]producerBatch {
+		out := map[int64]producerBatch{}
+		for pid, e := range tb {
+			out[pid] = e.batches[len(e.batches)-1]
+		}
+		return out
+	}
+	if got := lastOf(fullScan(t, l)); !reflect.DeepEqual(got, lastOf(before)) {
+		t.Fatalf("last batches in the compacted log %v, before %v", got, lastOf(before))
+	}
+	crash(l)
+	m.Close()
+	m, l = openCompactManager(t, dir, cfg)
+	defer m.Close()
+	load := l.ProducerStateLoad()
+	if load.SnapshotOffset != activeBase(l) {
+		t.Fatalf("load %+v, active segment at %d", load, activeBase(l))
+	}
+	sameTable(t, "reload of the compacted log", table(l), afterReloadFrom(before, load.SnapshotOffset))
+	for pid := int64(1); pid <= 3; pid++ {
+		last := lastOf(before)[pid]
+		if info, err := l.Append(keyedBatch(t, CompressionNone, pid, last.firstSeq, ts, rec("a", "1"), rec("a", "2")), 7); err != nil || !info.Duplicate {
+			t.Fatalf("producer %d's retry: %+v %v", pid, info, err)
+		}
+		if _, err := l.Append(keyedBatch(t, CompressionNone, pid, seqs[pid], ts, rec("a", "3")), 7); err != nil {
+			t.Fatalf("producer %d's next batch: %v", pid, err)
+		}
+	}
+}
+
+// TestProducerStateConcurrentAppends runs producers appending concurrently
+// (each its own goroutine, retrying now and then), a follower-style reader,
+// and the expiry pass, with frequent rolls; then a crash: the reload is the
+// full scan less what the snapshot does not keep. Run with -race.
+func TestProducerStateConcurrentAppends(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig()
+	cfg.SegmentBytes = 2048
+	l := openTestLog(t, dir, cfg)
+	ts := time.Now().UnixMilli()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for pid := int64(1); pid <= 4; pid++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seq := int32(0)
+			for i := 0; i < 150; i++ {
+				rec := makeProducerBatch(t, pid, 0, seq, 1+i%3, ts)
+				info, err := l.Append(append([]byte(nil), rec...), 7)
+				if err != nil || info.Duplicate {
+					errs <- fmt.Errorf("producer %d seq %d: %+v %v", pid, seq, info, err)
+					return
+				}
+				if i%10 == 0 { // a retry of the batch just written
+					if dup, err := l.Append(rec, 7); err != nil || !dup.Duplicate || dup.FirstOffset != info.FirstOffset {
+						errs <- fmt.Errorf("producer %d retry: %+v %v", pid, dup, err)
+						return
+					}
+				}
+				seq += int32(1 + i%3)
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			l.RemoveExpiredProducers(time.UnixMilli(ts)) // nothing is a week old
+			_ = l.ProducerStateLoad()
+			_, _ = l.ProducerSnapshotOffsets()
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if l.NumSegments() < 10 {
+		t.Fatalf("only %d segments: no rolls under load", l.NumSegments())
+	}
+	full := fullScan(t, l)
+	crash(l)
+	l = openTestLog(t, dir, cfg)
+	defer l.Close()
+	load := l.ProducerStateLoad()
+	sameTable(t, "after concurrent appends", table(l), afterReloadFrom(full, load.SnapshotOffset))
+	if load.SnapshotOffset != activeBase(l) {
+		t.Fatalf("load %+v did not start at the active segment", load)
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 // idemBenchLog is a log for BenchmarkProducerStateLoad: 16 KiB batches
 // (the Java producer's default batch.size) of 100 idempotent producers in
-// turn, Kafka's default 1 GiB segments, appended until the log holds gb GB
-// and its active segment is half full. It returns the log and the contents
+// turn, Kafka's default 1 GiB segments, appended until the segments before
+// the active one hold gb GB and the active one is half full. It returns the log and the contents
 // of the snapshots at the active segment's base and at the log end.
 func idemBenchLog(b *testing.B, gb string) (l *Log, atActive, atEnd []byte) {
 	f, _ := strconv.ParseFloat(gb, 64)
@@ -33,7 +33,7 @@ func idemBenchLog(b *testing.B, gb string) (l *Log, atActive, atEnd []byte) {
 	batch := recordBatch(b, 16<<10)
 	n := int32(binary.BigEndian.Uint32(batch[offRecordCount:])) // records per batch
 	seqs := make([]int32, 100)
-	for i := 0; l.Size() < want || l.active().size.Load() < l.cfg.SegmentBytes/2; i++ {
+	for i := 0; l.Size()-l.active().size.Load() < want || l.active().size.Load() < l.cfg.SegmentBytes/2; i++ {
 		pid := i % len(seqs)
 		binary.BigEndian.PutUint64(batch[offProducerID:], uint64(pid))
 		binary.BigEndian.PutUint16(batch[offProducerEpoch:], 0)

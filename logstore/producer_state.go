@@ -67,8 +67,9 @@ import (
 // (a corrupt one, bad CRC or short, is deleted with a warning and the next
 // older one tried), its expired producers dropped, and the headers from its
 // offset to the log end replayed; without any, the headers from the log
-// start (the full scan). A snapshot is then written at the log end, so the
-// next crash replays from here. Rolls write one at the new base and delete
+// start (the full scan). When that replayed batches, a snapshot is then
+// written at the log end, so the next crash replays from here (a new, empty
+// log gets its first snapshot at its first roll). Rolls write one at the new base and delete
 // those below Kafka's minSnapshotsOffsetToRetain (the base of the segment
 // before the active one, or of the one below the recovery point if lower),
 // so a log keeps about three. TruncateTo deletes the snapshots above the new
@@ -346,8 +347,9 @@ func (l *Log) ensureProducersLocked() error {
 }
 
 // loadProducersLocked rebuilds the table for the log as it is now (see the
-// Lifecycle section above) and writes a snapshot at the log end. On error the
-// table is left unloaded and the next idempotent append retries.
+// Lifecycle section above) and, when it replayed batches, writes a snapshot
+// at the log end. On error the table is left unloaded and the next
+// idempotent append retries.
 func (l *Log) loadProducersLocked() error {
 	start := time.Now()
 	ps := &l.pstate
@@ -397,7 +399,10 @@ func (l *Log) loadProducersLocked() error {
 	ps.lastLoad = load
 	l.logger.Infof("loaded producer state: %d producers from snapshot at offset %d and %d batches (%d bytes) replayed from offset %d to %d in %v",
 		load.Producers, load.SnapshotOffset, load.Batches, load.Bytes, load.FromOffset, load.ToOffset, load.Duration.Round(time.Microsecond))
-	l.takeProducerSnapshotLocked(l.producerStateEnd())
+	if load.Batches > 0 {
+		// The next load starts here instead of replaying the same tail.
+		l.takeProducerSnapshotLocked(l.producerStateEnd())
+	}
 	return nil
 }
 

@@ -209,6 +209,7 @@ func (b *Broker) logConfig() logstore.Config {
 		c.MaxCompactionLag = b.cfg.LogCleanerMaxCompactionLag
 	}
 	c.FileDeleteDelay = max(b.cfg.LogSegmentDeleteDelay, time.Nanosecond) // 0 = at once (logstore's 0 means its default)
+	c.ProducerIDExpiration = b.cfg.TransactionalIDExpiration
 	c.EnsureDefaults()
 	return c
 }
@@ -223,10 +224,11 @@ func (b *Broker) backgroundConfig() logstore.BackgroundConfig {
 		return d
 	}
 	return logstore.BackgroundConfig{
-		RetentionCheckInterval:     iv(b.cfg.LogRetentionCheckInterval),
-		FlushCheckInterval:         iv(b.cfg.LogFlushSchedulerInterval),
-		RecoveryCheckpointInterval: iv(b.cfg.LogFlushOffsetCheckpointInterval),
-		LogStartCheckpointInterval: iv(b.cfg.LogFlushStartOffsetCheckpointInterval),
+		RetentionCheckInterval:            iv(b.cfg.LogRetentionCheckInterval),
+		FlushCheckInterval:                iv(b.cfg.LogFlushSchedulerInterval),
+		RecoveryCheckpointInterval:        iv(b.cfg.LogFlushOffsetCheckpointInterval),
+		LogStartCheckpointInterval:        iv(b.cfg.LogFlushStartOffsetCheckpointInterval),
+		ProducerIDExpirationCheckInterval: iv(b.cfg.ProducerIDExpirationCheckInterval),
 	}
 }
 

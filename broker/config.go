@@ -93,6 +93,14 @@ type Config struct {
 	LogFlushOffsetCheckpointInterval      time.Duration // log.flush.offset.checkpoint.interval.ms, default 60000
 	LogFlushStartOffsetCheckpointInterval time.Duration // log.flush.start.offset.checkpoint.interval.ms, default 60000
 
+	// Idempotent producers' state (logstore.Config.ProducerIDExpiration and
+	// logstore.BackgroundConfig.ProducerIDExpirationCheckInterval).
+	TransactionalIDExpiration time.Duration // transactional.id.expiration.ms, default 604800000: producer ids idle this long are dropped
+	// producer.id.expiration.check.interval.ms, default 600000: how often.
+	// A constant (LogManager.ProducerIdExpirationCheckIntervalMs) in Kafka
+	// 2.4, a broker key from Kafka 3.4 (KIP-854); zkafka takes the key.
+	ProducerIDExpirationCheckInterval time.Duration
+
 	// Unknown lists keys present in the file that zkafka does not know; the
 	// caller logs a warning for each.
 	Unknown []string

@@ -156,6 +156,9 @@ var brokerDefaults = map[string]string{
 	"log.message.timestamp.type":               "CreateTime",
 	"log.message.timestamp.difference.max.ms":  "9223372036854775807",
 	"log.message.downconversion.enable":        "true",
+	"transactional.id.expiration.ms":           "604800000",
+	// Not a Kafka 2.4 key (a constant there); Kafka 3.4's default.
+	"producer.id.expiration.check.interval.ms": "600000",
 }
 
 // describedBrokerKeys lists the broker configs DescribeConfigs shows for a

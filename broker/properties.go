@@ -119,6 +119,8 @@ func defaultConfig() Config {
 		LogFlushSchedulerInterval:             math.MaxInt64,
 		LogFlushOffsetCheckpointInterval:      60000 * time.Millisecond,
 		LogFlushStartOffsetCheckpointInterval: 60000 * time.Millisecond,
+		TransactionalIDExpiration:             604800000 * time.Millisecond,
+		ProducerIDExpirationCheckInterval:     600000 * time.Millisecond,
 		ControlledShutdownMaxRetries:          3,
 		ControlledShutdownRetryBackoff:        5000 * time.Millisecond,
 		AutoLeaderRebalanceEnable:             true,

@@ -47,6 +47,7 @@ var keyOrder = []string{
 	"group.initial.rebalance.delay.ms",
 	"group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.max.size",
 	"offset.metadata.max.bytes",
+	"transactional.id.expiration.ms", "producer.id.expiration.check.interval.ms",
 }
 
 const (
@@ -227,6 +228,21 @@ var keySetters = map[string]setter{
 	"offset.metadata.max.bytes": func(c *Config, v string) string {
 		return setInt32(&c.OffsetMetadataMaxBytes, v, 0, math.MaxInt32, expNonNegInt)
 	},
+	// Both are Java ints in Kafka, at least 1.
+	"transactional.id.expiration.ms":           intMsSetter(func(c *Config) *time.Duration { return &c.TransactionalIDExpiration }),
+	"producer.id.expiration.check.interval.ms": intMsSetter(func(c *Config) *time.Duration { return &c.ProducerIDExpirationCheckInterval }),
+}
+
+// intMsSetter parses milliseconds from 1 to 2147483647 (a Java int >= 1).
+func intMsSetter(field func(*Config) *time.Duration) setter {
+	return func(c *Config, v string) string {
+		n, ok := parseInt(v, 1, math.MaxInt32)
+		if !ok {
+			return "an integer from 1 to 2147483647"
+		}
+		*field(c) = time.Duration(n) * time.Millisecond
+		return ""
+	}
 }
 
 // acceptedKeys are keys of Kafka 2.4's shipped config/server.properties (and

@@ -274,9 +274,7 @@ func (f *fetcher) truncateAll(ctx context.Context, conn *wire.Conn) error {
 				if tr.offset < l.LogEndOffset() {
 					f.log.WithFields(logrus.Fields{"partition": tp.String(), "log_end_offset": l.LogEndOffset(), "truncate_to": tr.offset,
 						"leader_epoch": rp.LeaderEpoch, "leader_end_offset": rp.EndOffset}).Info("truncating follower log")
-					err := l.TruncateTo(tr.offset)
-					st.p.producers.invalidate() // it may remember truncated batches
-					if err != nil {
+					if err := l.TruncateTo(tr.offset); err != nil {
 						f.log.WithError(err).WithField("partition", tp.String()).Error("truncation failed")
 						st.delayUntil = time.Now().Add(f.m.cfg.backoff)
 						continue
@@ -376,7 +374,6 @@ func (f *fetcher) apply(ctx context.Context, conn *wire.Conn, req *kmsg.FetchReq
 					st.delayUntil = time.Now().Add(f.m.cfg.backoff)
 					continue
 				}
-				st.p.producers.recordFollowerBatches(rp.RecordBatches)
 			}
 			l.SetHighWatermark(min(rp.HighWatermark, l.LogEndOffset()))
 			f.followLogStart(tp, l, rp.LogStartOffset)
@@ -474,7 +471,6 @@ func (f *fetcher) handleOutOfRange(ctx context.Context, conn *wire.Conn, states 
 			continue // removed or re-added meanwhile
 		}
 		l := st.p.log
-		defer st.p.producers.invalidate() // after the truncation below
 		var err error
 		switch leo := l.LogEndOffset(); {
 		case le < leo:

@@ -99,7 +99,6 @@ type partition struct {
 
 	isrMu sync.Mutex // serialises ISR updates (one ZooKeeper write each)
 
-	producers producerState // idempotent producers' sequences
 }
 
 func newReplicaManager(brokerID int32, logs *logstore.Manager, logCfg logstore.Config, topicConfig func(string) (map[string]string, error), log logrus.FieldLogger) *replicaManager {
@@ -408,18 +407,6 @@ func (rm *replicaManager) appendAsLeader(p *partition, leaderEpoch int32, record
 // appendAsLeaderSince is appendAsLeader that also returns the epoch in which
 // the leadership the append was made in began (for acks=all waits).
 func (rm *replicaManager) appendAsLeaderSince(p *partition, leaderEpoch int32, records []byte, requireISR bool) (logstore.AppendInfo, int32, error) {
-	idempotent := false
-	eachBatchHeader(records, func(h logstore.BatchHeader) { idempotent = idempotent || h.ProducerID >= 0 })
-	if idempotent {
-		// A rebuild of the producer table scans the log: do it before
-		// taking the leadership lock, which leadership changes wait for.
-		p.producers.mu.Lock()
-		err := p.producers.loadLocked(p.log)
-		p.producers.mu.Unlock()
-		if err != nil {
-			return logstore.AppendInfo{}, 0, err
-		}
-	}
 	p.leadership.RLock()
 	defer p.leadership.RUnlock()
 	p.mu.RLock()
@@ -434,97 +421,17 @@ func (rm *replicaManager) appendAsLeaderSince(p *partition, leaderEpoch int32, r
 	case short:
 		return logstore.AppendInfo{}, 0, fmt.Errorf("%w: ISR has %d replicas, min.insync.replicas is %d", errNotEnoughReplicas, isrSize, minInsync)
 	}
-	if !idempotent {
-		info, err := p.log.Append(records, leaderEpoch)
-		if err != nil {
-			return info, since, err
-		}
-		rm.maybeIncrementHW(p)
-		return info, since, nil
-	}
-	info, err := rm.appendIdempotent(p, leaderEpoch, records)
+	// Idempotent batches are checked against the log's producer state in
+	// Append (logstore/producer_state.go): a retried batch still cached
+	// comes back as a Duplicate with its original offsets, a fenced epoch
+	// or a sequence gap is refused, nothing of the request is written then.
+	info, err := p.log.Append(records, leaderEpoch)
 	if err != nil {
 		return info, since, err
 	}
 	rm.maybeIncrementHW(p)
 	return info, since, nil
 }
-
-// appendIdempotent appends records holding idempotent batches: each is
-// checked against the producer table (Kafka's order: the first duplicate
-// answers the whole request with its original offsets and nothing is
-// written; a fenced epoch or a sequence gap refuses the write), then the
-// table records the batches with their assigned offsets.
-func (rm *replicaManager) appendIdempotent(p *partition, leaderEpoch int32, records []byte) (logstore.AppendInfo, error) {
-	ps := &p.producers
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if err := ps.loadLocked(p.log); err != nil {
-		return logstore.AppendInfo{}, err
-	}
-	pending := map[int64]*producerEntry{} // this request's batches applied to copies
-	var refused error
-	var dup *producerBatch
-	eachBatchHeader(records, func(h logstore.BatchHeader) {
-		if refused != nil || dup != nil || h.ProducerID < 0 {
-			return
-		}
-		b := producerOf(h)
-		e := pending[b.pid]
-		if e == nil {
-			if cur := ps.producers[b.pid]; cur != nil {
-				e = &producerEntry{epoch: cur.epoch, batches: append([]producerBatch(nil), cur.batches...)}
-			}
-		}
-		c := checkProducerBatch(e, b)
-		switch {
-		case c.dup != nil:
-			dup = c.dup
-		case c.code != 0:
-			refused = &producerError{code: c.code, msg: fmt.Sprintf("producer %d epoch %d sequence %d-%d", b.pid, b.epoch, b.firstSeq, b.lastSeq)}
-		default:
-			if e == nil {
-				e = &producerEntry{epoch: b.epoch}
-			}
-			e.apply(b)
-			pending[b.pid] = e
-		}
-	})
-	switch {
-	case refused != nil:
-		return logstore.AppendInfo{}, refused
-	case dup != nil:
-		return logstore.AppendInfo{FirstOffset: dup.firstOffset, LastOffset: dup.lastOffset}, nil
-	}
-	info, err := p.log.Append(records, leaderEpoch)
-	if err != nil {
-		if info.NumRecords > 0 {
-			// Written, but an fsync failed: the batches are in the log,
-			// so the table records them (a retry is then a duplicate).
-			eachBatchHeader(records, func(h logstore.BatchHeader) {
-				if h.ProducerID >= 0 {
-					ps.recordLocked(producerOf(h))
-				}
-			})
-		}
-		return info, err
-	}
-	// Append patched the base offsets in place: record the real ones.
-	eachBatchHeader(records, func(h logstore.BatchHeader) {
-		if h.ProducerID >= 0 {
-			ps.recordLocked(producerOf(h))
-		}
-	})
-	return info, nil
-}
-
-// producerError is an idempotence refusal carrying Kafka's error code.
-type producerError struct {
-	code int16
-	msg  string
-}
-
-func (e *producerError) Error() string { return kerr.ErrorForCode(e.code).Error() + ": " + e.msg }
 
 // errNotLeader and errNotEnoughReplicas are replication refusals, mapped to
 // Kafka's codes by storageErrorCode.
@@ -611,10 +518,12 @@ func storageErrorCode(err error) int16 {
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, errNotEnoughReplicas):
 		return kerr.NotEnoughReplicas.Code
-	}
-	var pe *producerError
-	if errors.As(err, &pe) {
-		return pe.code
+	case errors.Is(err, logstore.ErrOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, logstore.ErrUnknownProducerID):
+		return kerr.UnknownProducerID.Code
+	case errors.Is(err, logstore.ErrInvalidProducerEpoch):
+		return kerr.InvalidProducerEpoch.Code
 	}
 	return kerr.KafkaStorageError.Code
 }

@@ -100,6 +100,8 @@ func TestBrokerRetentionDefaults(t *testing.T) {
 		"log.flush.scheduler.interval.ms":               {value: "100"},
 		"log.flush.offset.checkpoint.interval.ms":       {value: "0"},
 		"log.flush.start.offset.checkpoint.interval.ms": {value: "700"},
+		"transactional.id.expiration.ms":                {value: "3600000"},
+		"producer.id.expiration.check.interval.ms":      {value: "1500"},
 	}, "server.properties")
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +110,7 @@ func TestBrokerRetentionDefaults(t *testing.T) {
 	c := b.logConfig()
 	if c.RetentionTime != 30*time.Minute || c.RetentionBytes != 4096 || !c.CleanupDelete || !c.CleanupCompact ||
 		c.DeleteRetention != time.Second || c.MinCleanableDirtyRatio != 0.1 || c.MinCompactionLag != 2*time.Millisecond ||
-		c.MaxCompactionLag != 3*time.Millisecond || c.FileDeleteDelay > time.Millisecond {
+		c.MaxCompactionLag != 3*time.Millisecond || c.FileDeleteDelay > time.Millisecond || c.ProducerIDExpiration != time.Hour {
 		t.Fatalf("log config %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -116,7 +118,8 @@ func TestBrokerRetentionDefaults(t *testing.T) {
 	}
 	bg := b.backgroundConfig()
 	if bg.RetentionCheckInterval != 250*time.Millisecond || bg.FlushCheckInterval != 100*time.Millisecond ||
-		bg.RecoveryCheckpointInterval >= 0 || bg.LogStartCheckpointInterval != 700*time.Millisecond {
+		bg.RecoveryCheckpointInterval >= 0 || bg.LogStartCheckpointInterval != 700*time.Millisecond ||
+		bg.ProducerIDExpirationCheckInterval != 1500*time.Millisecond {
 		t.Fatalf("background config %+v", bg)
 	}
 	// Kafka's defaults.
@@ -129,14 +132,23 @@ func TestBrokerRetentionDefaults(t *testing.T) {
 	want := logstore.DefaultConfig()
 	if c.RetentionTime != want.RetentionTime || c.RetentionBytes != -1 || !c.CleanupDelete || c.CleanupCompact ||
 		c.DeleteRetention != want.DeleteRetention || c.MinCleanableDirtyRatio != 0.5 || c.MaxCompactionLag != want.MaxCompactionLag ||
-		c.FileDeleteDelay != time.Minute {
+		c.FileDeleteDelay != time.Minute || c.ProducerIDExpiration != 7*24*time.Hour {
 		t.Fatalf("default log config %+v", c)
 	}
 	if bg := b.backgroundConfig(); bg.RetentionCheckInterval != 5*time.Minute || bg.FlushCheckInterval != math.MaxInt64 ||
-		bg.RecoveryCheckpointInterval != time.Minute || bg.LogStartCheckpointInterval != time.Minute {
+		bg.RecoveryCheckpointInterval != time.Minute || bg.LogStartCheckpointInterval != time.Minute ||
+		bg.ProducerIDExpirationCheckInterval != 10*time.Minute {
 		t.Fatalf("default background config %+v", bg)
 	}
 	if _, err := configFromSettings(map[string]setting{"zookeeper.connect": {value: "localhost:2181"}, "log.cleanup.policy": {value: "forever"}}, "p"); err == nil {
 		t.Fatal("bad log.cleanup.policy accepted")
+	}
+	for _, bad := range []string{"0", "-1", "2147483648", "7d"} {
+		for _, k := range []string{"transactional.id.expiration.ms", "producer.id.expiration.check.interval.ms"} {
+			var ce *ConfigError
+			if _, err := configFromSettings(map[string]setting{"zookeeper.connect": {value: "localhost:2181"}, k: {value: bad}}, "p"); !errors.As(err, &ce) || ce.Key != k {
+				t.Fatalf("%s=%s: %v", k, bad, err)
+			}
+		}
 	}
 }

@@ -13,7 +13,11 @@ const (
 	DefaultFlushCheckInterval         = time.Duration(math.MaxInt64) // log.flush.scheduler.interval.ms (Long.MaxValue: never)
 	DefaultRecoveryCheckpointInterval = 60 * time.Second             // log.flush.offset.checkpoint.interval.ms
 	DefaultLogStartCheckpointInterval = 60 * time.Second             // log.flush.start.offset.checkpoint.interval.ms
-	backgroundInitialDelay            = 30 * time.Second             // Kafka's LogManager.InitialTaskDelayMs
+	// DefaultProducerIDExpirationCheckInterval is Kafka 2.4's
+	// LogManager.ProducerIdExpirationCheckIntervalMs (a constant there; the
+	// broker key producer.id.expiration.check.interval.ms came in Kafka 3.4).
+	DefaultProducerIDExpirationCheckInterval = 10 * time.Minute
+	backgroundInitialDelay                   = 30 * time.Second // Kafka's LogManager.InitialTaskDelayMs
 )
 
 // BackgroundConfig is the schedule of Manager.RunBackground. A zero field
@@ -23,6 +27,8 @@ type BackgroundConfig struct {
 	FlushCheckInterval         time.Duration // flush of logs whose flush.ms elapsed (FlushDue)
 	RecoveryCheckpointInterval time.Duration // CheckpointRecoveryPoints
 	LogStartCheckpointInterval time.Duration // CheckpointLogStartOffsets
+	// ProducerIDExpirationCheckInterval: RemoveExpiredProducers.
+	ProducerIDExpirationCheckInterval time.Duration
 }
 
 func (c *BackgroundConfig) ensureDefaults() {
@@ -35,6 +41,7 @@ func (c *BackgroundConfig) ensureDefaults() {
 	def(&c.FlushCheckInterval, DefaultFlushCheckInterval)
 	def(&c.RecoveryCheckpointInterval, DefaultRecoveryCheckpointInterval)
 	def(&c.LogStartCheckpointInterval, DefaultLogStartCheckpointInterval)
+	def(&c.ProducerIDExpirationCheckInterval, DefaultProducerIDExpirationCheckInterval)
 }
 
 // RunBackground runs the log manager's periodic work, as Kafka's LogManager
@@ -42,7 +49,8 @@ func (c *BackgroundConfig) ensureDefaults() {
 // RetentionCheckInterval, the flush of logs whose FlushInterval (flush.ms)
 // elapsed every FlushCheckInterval, and the recovery-point (with high
 // watermarks) and log-start-offset checkpoints every
-// RecoveryCheckpointInterval and LogStartCheckpointInterval. Each task first
+// RecoveryCheckpointInterval and LogStartCheckpointInterval, and the expiry
+// of idle producer ids every ProducerIDExpirationCheckInterval. Each task first
 // runs after min(its interval, 30 s) (Kafka's initial task delay). Tasks run
 // one at a time on the calling goroutine; errors are logged, per log where
 // they belong to one, and never stop the loop. It returns after the pass in
@@ -78,6 +86,7 @@ func (m *Manager) RunBackground(ctx context.Context, cfg BackgroundConfig) {
 	add("log-start-offset checkpoint", cfg.LogStartCheckpointInterval, func(time.Time) {
 		logErr("log start offset checkpoint")(m.CheckpointLogStartOffsets())
 	})
+	add("producer id expiration", cfg.ProducerIDExpirationCheckInterval, func(now time.Time) { m.RemoveExpiredProducers(now) })
 	if len(tasks) == 0 {
 		<-ctx.Done()
 		return
@@ -136,4 +145,15 @@ func (m *Manager) FlushDue(now time.Time) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RemoveExpiredProducers runs Log.RemoveExpiredProducers(now) on every log
+// (Kafka's per-log PeriodicProducerExpirationCheck, here one pass over all
+// logs) and returns the number of producer ids dropped.
+func (m *Manager) RemoveExpiredProducers(now time.Time) int {
+	n := 0
+	for _, l := range m.snapshot() {
+		n += l.RemoveExpiredProducers(now)
+	}
+	return n
 }

@@ -20,6 +20,7 @@ const (
 	DefaultDeleteRetention              = 24 * time.Hour   // log.cleaner.delete.retention.ms
 	DefaultMinCleanableDirtyRatio       = 0.5              // log.cleaner.min.cleanable.ratio
 	DefaultMaxCompactionLag             = time.Duration(math.MaxInt64)
+	DefaultProducerIDExpiration         = 7 * 24 * time.Hour // transactional.id.expiration.ms
 )
 
 // Config holds the per-log settings. A zero field means "Kafka's default";
@@ -52,6 +53,11 @@ type Config struct {
 	// deleted partition directory, are kept before removal
 	// (file.delete.delay.ms).
 	FileDeleteDelay time.Duration
+	// ProducerIDExpiration: an idempotent producer whose last batch's max
+	// timestamp is this much older than now is dropped from the producer
+	// state (Kafka's broker-wide transactional.id.expiration.ms, which Kafka
+	// passes to every log as maxProducerIdExpirationMs).
+	ProducerIDExpiration time.Duration
 
 	// The fields below have a meaningful zero, so EnsureDefaults fills them
 	// only for a Config that did not come from DefaultConfig (a literal such
@@ -99,6 +105,7 @@ func (c *Config) EnsureDefaults() {
 	orDefault(&c.MaxMessageBytes, DefaultMaxMessageBytes)
 	orDefault(&c.FlushIntervalMessages, DefaultFlushIntervalMessages)
 	orDefault(&c.FileDeleteDelay, DefaultFileDeleteDelay)
+	orDefault(&c.ProducerIDExpiration, DefaultProducerIDExpiration)
 	if !c.defaulted {
 		c.defaulted = true
 		orDefault(&c.RetentionTime, DefaultRetentionTime)
@@ -133,6 +140,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: FlushInterval %v negative", ErrInvalidConfig, c.FlushInterval)
 	case c.FileDeleteDelay < 0:
 		return fmt.Errorf("%w: FileDeleteDelay %v negative", ErrInvalidConfig, c.FileDeleteDelay)
+	case c.ProducerIDExpiration < time.Millisecond:
+		return fmt.Errorf("%w: ProducerIDExpiration %v below 1 ms", ErrInvalidConfig, c.ProducerIDExpiration)
 	case !c.CleanupDelete && !c.CleanupCompact:
 		return fmt.Errorf("%w: cleanup policy must be delete, compact or both", ErrInvalidConfig)
 	case c.DeleteRetention < 0:

@@ -125,6 +125,20 @@
 // performs pending removals at once; leftover *.deleted files are removed on
 // open.
 //
+// # Idempotent producers
+//
+// Each Log keeps its producers' state (Kafka 2.4's ProducerStateManager,
+// producer_state.go): per producer id the epoch and the last five batches'
+// sequence ranges and offsets. Append checks a client's idempotent batches
+// against it under the log's mutex (a cached retry comes back as a
+// Duplicate with its offsets and nothing is written; ErrOutOfOrderSequence,
+// ErrUnknownProducerID, ErrInvalidProducerEpoch refuse the set) and both
+// append paths record what they wrote. <offset>.snapshot files, in Kafka's
+// format, are written at every roll and clean close; opening a log reads the
+// newest valid one and replays the batch headers after it, a truncation
+// reloads the same way, and RemoveExpiredProducers (run by RunBackground)
+// drops producers idle for Config.ProducerIDExpiration.
+//
 // # Compaction
 //
 // Logs with Config.CleanupCompact (cleanup.policy compact or
@@ -172,7 +186,7 @@
 //
 // The cleaner's I/O throttle (log.cleaner.io.max.bytes.per.second) and
 // transactional batches (aborted transactions, markers) in compaction;
-// producer-state snapshots and .txnindex;
+// .txnindex;
 // LogAppendTime (needs a CRC rewrite); record-level OffsetForTimestamp (today
 // the answer is the matching batch's base offset and maxTimestamp); lazy
 // index mapping for old segments; the FS seam for crash and error injection

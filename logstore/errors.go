@@ -47,3 +47,26 @@ var (
 	// ErrInvalidConfig: Config.Validate rejected a value.
 	ErrInvalidConfig = errors.New("logstore: invalid config")
 )
+
+// Idempotent producer refusals (Append of a client's batch, checked against
+// the partition's producer state) and snapshot corruption.
+var (
+	// ErrOutOfOrderSequence: the batch's first sequence is not the one after
+	// the producer's last batch, or a new epoch does not start at 0 (Kafka
+	// OUT_OF_ORDER_SEQUENCE_NUMBER, code 45).
+	ErrOutOfOrderSequence = errors.New("logstore: out of order sequence number")
+
+	// ErrUnknownProducerID: no state for the producer (never seen, expired,
+	// or its batches were deleted) and the batch does not start at sequence
+	// 0 (Kafka UNKNOWN_PRODUCER_ID, code 59).
+	ErrUnknownProducerID = errors.New("logstore: unknown producer id")
+
+	// ErrInvalidProducerEpoch: the batch's producer epoch is older than the
+	// partition's (Kafka 2.4's ProducerFencedException, answered with
+	// INVALID_PRODUCER_EPOCH, code 47).
+	ErrInvalidProducerEpoch = errors.New("logstore: invalid producer epoch")
+
+	// ErrCorruptSnapshot: a producer state .snapshot file is short, has
+	// another version, or fails its CRC-32C check.
+	ErrCorruptSnapshot = errors.New("logstore: corrupt producer snapshot")
+)

@@ -49,6 +49,8 @@ type Log struct {
 	// epochs is the leader epoch cache, an immutable slice replaced under mu
 	// (each change is written to leader-epoch-checkpoint).
 	epochs atomic.Pointer[[]EpochEntry]
+	// pstate is the idempotent producers' table (producer_state.go), under mu.
+	pstate producerState
 
 	flushMu sync.Mutex     // serialises fsync passes
 	bg      sync.WaitGroup // background flushes after a roll, delayed segment deletions
@@ -232,6 +234,7 @@ func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool,
 	l.batches = l.batches[:0]
 	info := AppendInfo{MaxTimestamp: -1, LastOffset: -1}
 	next := l.leo.Load()
+	producers := false // some batch is an idempotent producer's
 	if len(records) == 0 {
 		return info, false, fmt.Errorf("%w: empty record set", ErrCorruptMessage)
 	}
@@ -245,6 +248,7 @@ func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool,
 		}
 		l.batches = append(l.batches, batchMeta{pos: int64(pos), size: h.Size(), lastOffset: next + int64(h.LastOffsetDelta), maxTimestamp: h.MaxTimestamp})
 		next += int64(h.LastOffsetDelta) + 1
+		producers = producers || hasProducer(h)
 		info.NumRecords += int(h.NumRecords)
 		info.MaxTimestamp = max(info.MaxTimestamp, h.MaxTimestamp)
 		pos += int(h.Size())
@@ -254,6 +258,18 @@ func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool,
 	}
 	if next < 0 {
 		return info, false, fmt.Errorf("%w: offset overflow", ErrInvalidRecord)
+	}
+	if producers {
+		if err := l.ensureProducersLocked(); err != nil {
+			return info, false, err
+		}
+		dup, err := l.pstate.check(records)
+		if err != nil {
+			return info, false, err
+		}
+		if dup != nil {
+			return AppendInfo{FirstOffset: dup.firstOffset, LastOffset: dup.lastOffset, MaxTimestamp: -1, Duplicate: true}, false, nil
+		}
 	}
 	seg := l.active()
 	if l.shouldRoll(seg, int64(len(records)), next-1, info.MaxTimestamp) {
@@ -274,6 +290,9 @@ func (l *Log) appendLocked(records []byte, leaderEpoch int32) (AppendInfo, bool,
 	}
 	info.LastOffset = next - 1
 	l.leo.Store(next)
+	if producers {
+		l.pstate.recordBatches(records)
+	}
 	needFlush := l.needFlushLocked()
 	if leaderEpoch > l.LatestEpoch() {
 		if err := l.assignEpochLocked(leaderEpoch, info.FirstOffset); err != nil {
@@ -314,6 +333,9 @@ func (l *Log) shouldRoll(s *segment, size, lastOffset, maxTs int64) bool {
 func (l *Log) roll(base int64) (*segment, error) {
 	old := l.active()
 	leo := l.leo.Load()
+	// The producer table reflects every batch below leo, and nothing lies
+	// in [leo, base): it is the state at the new segment's base.
+	l.takeProducerSnapshotLocked(base)
 	s, _, err := openSegment(l.dir, base, true, l.now())
 	if err != nil {
 		return nil, fmt.Errorf("roll %s: %w", l.tp, err)
@@ -395,6 +417,7 @@ func (l *Log) close(flush bool) error {
 		if err := l.flushTo(l.leo.Load()); err != nil {
 			errs = append(errs, err)
 		}
+		l.takeProducerSnapshotLocked(l.producerStateEnd())
 	}
 	l.closed.Store(true)
 	l.mu.Unlock()

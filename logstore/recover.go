@@ -75,6 +75,10 @@ func openLog(parent string, tp TopicPartition, cfg Config, logger logrus.FieldLo
 		l.close(false)
 		return nil, fmt.Errorf("open log %s: %w", tp, err)
 	}
+	if err := l.loadProducersLocked(); err != nil {
+		l.close(false)
+		return nil, fmt.Errorf("open log %s: %w", tp, err)
+	}
 	return l, nil
 }
 

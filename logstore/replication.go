@@ -218,6 +218,7 @@ func (l *Log) writeChunkLocked(records []byte, bs []followerBatch) (int, error) 
 		return 0, err
 	}
 	l.leo.Store(bs[n-1].lastOffset + 1)
+	l.pstate.recordBatches(records[first.pos : first.pos+size])
 	return n, nil
 }
 
@@ -286,6 +287,9 @@ func (l *Log) truncateToLocked(offset int64) (bool, error) {
 	if es, changed := epochTruncateFromEnd(l.epochEntries(), offset); changed {
 		errs = append(errs, l.setEpochsLocked(es))
 	}
+	// The table may remember removed batches: reload it from the newest
+	// snapshot at or below offset (those above are deleted) and the tail.
+	errs = append(errs, l.loadProducersLocked())
 	return true, errors.Join(errs...)
 }
 
@@ -374,6 +378,9 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.clampRecoveryPoint(offset)
 	segs := []*segment{s}
 	l.segs.Store(&segs)
+	if err := l.resetProducersLocked(); err != nil {
+		return err
+	}
 	if err := syncDir(l.dir); err != nil {
 		return err
 	}
@@ -434,10 +441,11 @@ func (l *Log) raiseLogStartLocked(offset int64) error {
 	if l.hw.Load() < offset {
 		l.hw.Store(offset)
 	}
+	err := l.producerSnapshotsAfterLogStartLocked(offset)
 	if es, changed := epochTruncateFromStart(l.epochEntries(), offset); changed {
-		return l.setEpochsLocked(es)
+		err = errors.Join(err, l.setEpochsLocked(es))
 	}
-	return nil
+	return err
 }
 
 // loadEpochCache reads leader-epoch-checkpoint at open and repairs it as

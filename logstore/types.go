@@ -39,6 +39,10 @@ type AppendInfo struct {
 	LastOffset   int64 // offset of the last record; LogEndOffset is LastOffset+1
 	NumRecords   int   // records appended (sum of the batches' counts)
 	MaxTimestamp int64 // largest batch maxTimestamp, -1 if none
+	// Duplicate: an idempotent producer's batch was already in the log
+	// (a retry): nothing was written, FirstOffset and LastOffset are the
+	// stored batch's.
+	Duplicate bool
 }
 
 // Region is a byte range of a segment file: whole record batches that can be

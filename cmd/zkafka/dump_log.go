@@ -22,7 +22,8 @@ func dumpLogCommand() *cli.Command {
 		Name:  "dump-log",
 		Usage: "print the batches and records of log segments and check their indexes (like kafka-dump-log.sh)",
 		Description: "Prints each .log file's batches (and records with --deep-iteration or --print-data-log),\n" +
-			"each .index/.timeindex file's entries, checked against the segment's .log.\n" +
+			"each .index/.timeindex file's entries, checked against the segment's .log, and each\n" +
+			".snapshot file's producers (idempotent producer state).\n" +
 			"Problems found are printed to stderr at the end, as kafka-dump-log.sh does, and the exit\n" +
 			"status is then 1 (Kafka's tool exits 0).\n\n" +
 			"Example: zkafka dump-log --files data/broker-1/t-0/00000000000000000000.log --print-data-log",
@@ -131,8 +132,11 @@ func (d *dumper) dumpFile(path string) {
 	}
 	switch suffix {
 	case ".log", ".index", ".timeindex":
-	case ".snapshot", ".txnindex":
-		d.fail("%s: zkafka writes no producer snapshots or transaction indexes, so it cannot dump them", path)
+	case ".snapshot":
+		d.dumpProducerSnapshot(path)
+		return
+	case ".txnindex":
+		d.fail("%s: zkafka writes no transaction indexes, so it cannot dump them", path)
 		return
 	default:
 		d.out.Flush()
@@ -568,4 +572,32 @@ func (d *dumper) report() bool {
 		}
 	})
 	return problems
+}
+
+// dumpProducerSnapshot prints a producer state .snapshot file as Kafka's
+// DumpLogSegments.dumpProducerIdSnapshot: one line per producer, with its
+// last batch when it has one.
+func (d *dumper) dumpProducerSnapshot(path string) {
+	entries, err := logstore.ReadProducerSnapshot(path)
+	if err != nil {
+		if errors.Is(err, logstore.ErrCorruptSnapshot) {
+			d.fail("%v", err)
+		} else {
+			d.fail("cannot read %s: %v", path, err)
+		}
+		return
+	}
+	for _, e := range entries {
+		txn := "None"
+		if e.CurrentTxnFirstOffset >= 0 {
+			txn = fmt.Sprintf("Some(%d)", e.CurrentTxnFirstOffset)
+		}
+		fmt.Fprintf(d.out, "producerId: %d producerEpoch: %d coordinatorEpoch: %d currentTxnFirstOffset: %s ",
+			e.ProducerID, e.Epoch, e.CoordinatorEpoch, txn)
+		if e.LastOffset >= 0 {
+			fmt.Fprintf(d.out, "firstSequence: %d lastSequence: %d lastOffset: %d offsetDelta: %d timestamp: %d",
+				e.FirstSequence(), e.LastSequence, e.LastOffset, e.OffsetDelta, e.Timestamp)
+		}
+		fmt.Fprintln(d.out)
+	}
 }

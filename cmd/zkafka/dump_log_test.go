@@ -31,7 +31,9 @@ func mustEncode(t *testing.T, h logstore.BatchHeader, codec int, recs []logstore
 
 // writeSegment appends batches to a fresh log through the log store (offsets,
 // leader epoch, .index and .timeindex as the broker writes them) and
-// returns the partition directory.
+// returns the partition directory. The batches are stored as a follower
+// stores them (offsets assigned here, leader epoch 5), so idempotent
+// batches need not start at sequence 0.
 func writeSegment(t *testing.T, batches ...[]byte) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -45,10 +47,16 @@ func writeSegment(t *testing.T, batches ...[]byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	next := int64(0)
 	for _, b := range batches {
-		if _, err := l.Append(b, 5); err != nil {
+		b = append([]byte(nil), b...)
+		binary.BigEndian.PutUint64(b, uint64(next)) // base offset and leader epoch lie outside the CRC
+		binary.BigEndian.PutUint32(b[12:], 5)
+		info, err := l.AppendAsFollower(b)
+		if err != nil {
 			t.Fatal(err)
 		}
+		next = info.LastOffset + 1
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
@@ -233,5 +241,32 @@ func TestDumpLogCorrupt(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "", "dump-log"); code != 2 || !strings.Contains(errOut, `Missing required argument "[files]"`) {
 		t.Fatalf("no --files: exit %d %q", code, errOut)
+	}
+}
+
+func TestDumpLogProducerSnapshot(t *testing.T) {
+	batch := func(pid int64, seq int32, n int) []byte {
+		recs := make([]logstore.Record, n)
+		for i := range recs {
+			recs[i] = logstore.Record{Offset: int64(i), Timestamp: 1700000000000, Value: []byte("v")}
+		}
+		h := logstore.BatchHeader{PartitionLeaderEpoch: -1, ProducerID: pid, ProducerEpoch: 3, BaseSequence: seq, FirstTimestamp: 1700000000000, MaxTimestamp: 1700000000000}
+		return mustEncode(t, h, logstore.CompressionNone, recs)
+	}
+	// A clean close leaves a snapshot at the log end (offset 7).
+	dir := writeSegment(t, batch(42, 0, 2), batch(9, 0, 1), batch(42, 2, 4))
+	snap := filepath.Join(dir, "00000000000000000007.snapshot")
+	code, out, errOut := runCLI(t, "", "dump-log", "--files", snap)
+	want := "Dumping " + snap + "\n" +
+		"producerId: 9 producerEpoch: 3 coordinatorEpoch: -1 currentTxnFirstOffset: None firstSequence: 0 lastSequence: 0 lastOffset: 2 offsetDelta: 0 timestamp: 1700000000000\n" +
+		"producerId: 42 producerEpoch: 3 coordinatorEpoch: -1 currentTxnFirstOffset: None firstSequence: 2 lastSequence: 5 lastOffset: 6 offsetDelta: 3 timestamp: 1700000000000\n"
+	if code != 0 || out != want || errOut != "" {
+		t.Fatalf("exit %d\nstdout %q\nwant   %q\nstderr %q", code, out, want, errOut)
+	}
+	b, _ := os.ReadFile(snap)
+	b[len(b)-1] ^= 1
+	os.WriteFile(snap, b, 0o644)
+	if code, _, errOut := runCLI(t, "", "dump-log", "--files", snap); code != 1 || !strings.Contains(errOut, "CRC") {
+		t.Fatalf("corrupt snapshot: exit %d, stderr %q", code, errOut)
 	}
 }

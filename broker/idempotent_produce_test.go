@@ -3,7 +3,6 @@ package broker
 import (
 	"encoding/binary"
 	"hash/crc32"
-	"math"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -12,58 +11,6 @@ import (
 	"github.com/zkafka/zkafka/internal/testutil"
 	"github.com/zkafka/zkafka/logstore"
 )
-
-func TestCheckProducerBatch(t *testing.T) {
-	entry := func(epoch int16, seqs ...[2]int32) *producerEntry {
-		e := &producerEntry{epoch: epoch}
-		for i, s := range seqs {
-			e.batches = append(e.batches, producerBatch{firstSeq: s[0], lastSeq: s[1], firstOffset: int64(100 * i), lastOffset: int64(100*i + int(s[1]-s[0]))})
-		}
-		return e
-	}
-	b := func(epoch int16, first, last int32) batchProducer {
-		return batchProducer{pid: 7, epoch: epoch, firstSeq: first, lastSeq: last}
-	}
-	five := entry(0, [2]int32{0, 4}, [2]int32{5, 9}, [2]int32{10, 14}, [2]int32{15, 19}, [2]int32{20, 24})
-	for _, tc := range []struct {
-		name string
-		e    *producerEntry
-		b    batchProducer
-		code int16
-		dup  int64 // first offset of the duplicate answered, -1 none
-	}{
-		{"new producer starts at 0", nil, b(0, 0, 4), 0, -1},
-		{"unknown producer not at 0", nil, b(0, 5, 9), kerr.UnknownProducerID.Code, -1},
-		{"next in sequence", five, b(0, 25, 29), 0, -1},
-		{"gap", five, b(0, 26, 30), kerr.OutOfOrderSequenceNumber.Code, -1},
-		{"retry of the last batch", five, b(0, 20, 24), 0, 400},
-		{"retry of an older cached batch", five, b(0, 5, 9), 0, 100},
-		{"fenced epoch", five, b(-1+0, 25, 29), kerr.InvalidProducerEpoch.Code, -1},
-		{"new epoch from 0", five, b(1, 0, 3), 0, -1},
-		{"new epoch not from 0", five, b(1, 25, 29), kerr.OutOfOrderSequenceNumber.Code, -1},
-		{"same range in a new epoch is not a duplicate", entry(0, [2]int32{0, 4}), b(1, 0, 4), 0, -1},
-	} {
-		c := checkProducerBatch(tc.e, tc.b)
-		dup := int64(-1)
-		if c.dup != nil {
-			dup = c.dup.firstOffset
-		}
-		if c.code != tc.code || dup != tc.dup {
-			t.Errorf("%s: got code %d dup %d, want code %d dup %d", tc.name, c.code, dup, tc.code, tc.dup)
-		}
-	}
-	if addSeq(math.MaxInt32, 1) != 0 || addSeq(math.MaxInt32-1, 3) != 1 || addSeq(5, 4) != 9 {
-		t.Fatal("sequence numbers must wrap at int32 max")
-	}
-	// Only the last five batches are kept.
-	e := &producerEntry{}
-	for i := int32(0); i < 8; i++ {
-		e.apply(batchProducer{epoch: 0, firstSeq: i, lastSeq: i, firstOffset: int64(i), lastOffset: int64(i)})
-	}
-	if len(e.batches) != maxProducerBatches || e.batches[0].firstSeq != 3 {
-		t.Fatalf("kept %+v", e.batches)
-	}
-}
 
 // idempotentBatch is a batch of n records from producer pid/epoch starting at
 // sequence seq.
@@ -125,9 +72,16 @@ func TestIdempotentProduce(t *testing.T) {
 	if sp := produce(idempotentBatch(pid, 0, 5, 1)); sp.ErrorCode != kerr.InvalidProducerEpoch.Code {
 		t.Fatalf("fenced epoch: %+v", sp)
 	}
-	// The table is rebuilt from the log: forget it, retry a stored batch.
-	tb.b.replicas.get(logstore.TopicPartition{Topic: "i", Partition: 0}).producers.invalidate()
-	if sp := produce(idempotentBatch(pid, 1, 0, 1)); sp.ErrorCode != 0 || sp.BaseOffset != 5 || l.LogEndOffset() != 6 {
-		t.Fatalf("retry after rebuild: %+v, LEO %d", sp, l.LogEndOffset())
+	// A truncation reloads the producer state from the log: the epoch-1
+	// batch at offset 5 goes, epoch 0 is current again and its retried
+	// batch is answered from the reloaded state.
+	if err := l.TruncateTo(5); err != nil {
+		t.Fatal(err)
+	}
+	if sp := produce(idempotentBatch(pid, 0, 3, 2)); sp.ErrorCode != 0 || sp.BaseOffset != 3 || l.LogEndOffset() != 5 {
+		t.Fatalf("retry after reload: %+v, LEO %d", sp, l.LogEndOffset())
+	}
+	if sp := produce(idempotentBatch(pid, 0, 5, 1)); sp.ErrorCode != 0 || sp.BaseOffset != 5 {
+		t.Fatalf("next batch after reload: %+v", sp)
 	}
 }

@@ -1,8 +1,13 @@
 package consumergroup
 
 import (
+	"context"
 	"reflect"
 	"testing"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkafka/zkafka/zkcoord"
 )
 
 func TestDecide(t *testing.T) {
@@ -38,5 +43,25 @@ func TestDecide(t *testing.T) {
 				t.Fatalf("decide(%+v, %d) = %+v %v, want %+v %v", tc.st, tc.ev, got, steps, tc.want, tc.steps)
 			}
 		})
+	}
+}
+
+// A watch dropped by a session expiry (EventNotWatching) is not a change of
+// the group: it must not start a rebalance that would "release" owner znodes
+// the expiry already removed (the expiry's session event handles it).
+func TestWatchDroppedByExpiryIsNoChange(t *testing.T) {
+	c := &Consumer{}
+	c.r.init()
+	path := zkcoord.ConsumerGroupIDsPath("g")
+	c.r.armed[path] = true
+	if c.onWatch(context.Background(), watchFired{path: path, ev: zkcoord.Event{Type: zkcoord.EventNotWatching, Path: path}}) {
+		t.Error("EventNotWatching started a rebalance")
+	}
+	if c.r.armed[path] {
+		t.Error("the dropped watch is still counted as armed")
+	}
+	c.r.armed[path] = true
+	if !c.onWatch(context.Background(), watchFired{path: path, ev: zkcoord.Event{Type: zk.EventNodeChildrenChanged, Path: path}}) {
+		t.Error("a membership change did not start a rebalance")
 	}
 }

@@ -33,6 +33,11 @@ type (
 	Event = zk.Event
 )
 
+// EventNotWatching is the type of a watch event that reports no change:
+// the watch was dropped because its session expired or the client closed.
+// The session's own events (StateExpired) say what to do.
+const EventNotWatching = zk.EventNotWatching
+
 // State is a session-level state reported to subscribers.
 type State int
 

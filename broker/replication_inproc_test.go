@@ -205,3 +205,26 @@ func TestIdempotenceSurvivesLeaderChange(t *testing.T) {
 		return bytes.Equal(logBytes(t, b1, tp), logBytes(t, b2, tp))
 	})
 }
+
+// TestFollowerFetchesAddedPartitionDuringLongPoll: a follower whose fetch
+// is parked at its leader on an idle partition is told to replicate another
+// partition of that leader. It does not wait for the long poll to end
+// (replica.fetch.wait.max.ms, here a minute) before fetching it: an acks=all
+// produce to the new partition, which needs the follower, is answered
+// within its 5 s timeout.
+func TestFollowerFetchesAddedPartitionDuringLongPoll(t *testing.T) {
+	b1, b2 := newTestBrokerID(t, 1), newTestBrokerID(t, 2)
+	b2.b.replicas.fetchers.cfg.waitMax = time.Minute // before any fetcher starts
+	c1, c2 := b1.dial(t), b2.dial(t)
+	leaders := map[int32]*testBroker{1: b1}
+	leaderAndIsr(t, c1, "ap", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	leaderAndIsr(t, c2, "ap", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	waitFor(t, "the follower's fetch to park at the leader", func() bool { return b1.b.parkedFetches.Load() == 1 })
+
+	leaderAndIsr(t, c1, "ap", 1, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	leaderAndIsr(t, c2, "ap", 1, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	r := request[*kmsg.ProduceResponse](t, c1, produceReq("ap", 1, testBatch(3), -1), 8)
+	if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("acks=all produce to the added partition: %v", kerr.ErrorForCode(code))
+	}
+}

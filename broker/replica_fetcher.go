@@ -106,7 +106,10 @@ func (st *fetchState) partitionBackoff(code int16, ceiling time.Duration) time.D
 }
 
 // add makes this broker replicate tp from leader (at addr) in leaderEpoch,
-// starting with truncation. The caller has removed tp from any fetcher.
+// starting with truncation (OffsetForLeaderEpoch decides whether anything
+// is cut). The caller has removed tp from any other leader's fetcher; if
+// tp is on this leader's (an epoch bump that kept the leader), its state
+// is replaced in place and the fetcher and its connection carry on.
 func (m *fetcherManager) add(tp logstore.TopicPartition, p *partition, leader int32, addr string, leaderEpoch int32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -38,7 +38,10 @@
 //   - evControlledShutdown, evElectLeaders: requests of the broker's
 //     ControlledShutdown and ElectLeaders handlers (and of the broker's own
 //     shutdown); they carry a reply channel and are answered NOT_CONTROLLER
-//     when this broker is not the controller.
+//     when this broker is not the controller. ElectLeaders is answered once
+//     the states are written and the requests queued, with each elected
+//     leader; the broker's handler then waits until its metadata cache
+//     shows them (2.4's DelayedElectLeader) before answering the client.
 //
 // Events of an active term carry the term number; after a resignation they
 // are ignored. Watch goroutines and request senders of a term stop when it
@@ -115,9 +118,6 @@
 //     honoured (2.4 only reacts to its creation). Reassignment throttles
 //     and AlterPartitionReassignments/ListPartitionReassignments (KIP-455
 //     APIs) are not implemented.
-//   - ElectLeaders answers once the controller wrote the states and queued
-//     the requests; 2.4 waits until the broker's metadata shows the new
-//     leaders (or the timeout).
 //   - Not implemented: log dir failure events, broker endpoint changes
 //     (data watch on /brokers/ids/N), topic config changes after a topic
 //     was loaded (unclean.leader.election.enable is read from

@@ -225,7 +225,10 @@ func (f *fetcher) run(ctx context.Context) {
 		f.inFlight, f.interrupted = nil, false
 		f.mu.Unlock()
 		cancel()
-		if err != nil && interrupted && ctx.Err() == nil {
+		if interrupted && ctx.Err() == nil {
+			// Even an answer that arrived as it was cancelled is dropped
+			// with its connection (the cancellation may have spoilt it for
+			// the next request); what it carried is fetched again.
 			f.log.Debug("fetch in flight interrupted: partitions were added; reconnecting")
 			conn.Close()
 			conn = nil

@@ -63,14 +63,20 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) (k
 	}
 }
 
-// fetchSignals returns the change channels (appends, high-water mark moves,
-// close) of the requested partitions this broker leads.
+// fetchSignals returns the change channels of the requested partitions
+// hosted here: their logs' (appends, high-water mark moves, close) and
+// their leadership's (leader, leader epoch or ISR changed). The latter
+// answers a parked fetch whose leader epoch a LeaderAndIsr just fenced, or
+// whose partition this broker stopped leading, at once (Kafka's
+// DelayedFetch cases A and E) instead of after max_wait_ms: a follower
+// whose fetcher is parked here cannot fetch the partitions it was just told
+// to replicate until this fetch returns.
 func (b *Broker) fetchSignals(req *kmsg.FetchRequest) []<-chan struct{} {
 	var out []<-chan struct{}
 	for _, rt := range req.Topics {
 		for _, rp := range rt.Partitions {
 			if p := b.replicas.get(logstore.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}); p != nil {
-				out = append(out, p.log.Changed())
+				out = append(out, p.log.Changed(), p.stateChanged())
 			}
 		}
 	}

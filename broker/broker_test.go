@@ -532,3 +532,40 @@ func TestPipelinedProducesAppendInOrder(t *testing.T) {
 		pos += int(h.Size())
 	}
 }
+
+// A follower's long-polling fetch parked on a partition whose leader epoch a
+// LeaderAndIsr then bumps is answered at once with FENCED_LEADER_EPOCH (its
+// fetcher may have been told to fetch other partitions from this broker
+// meanwhile), not after max_wait_ms.
+func TestFetchLongPollAnsweredOnEpochBump(t *testing.T) {
+	tb := newTestBrokerID(t, 1)
+	c := tb.dial(t)
+	leaders := map[int32]*testBroker{1: tb}
+	leaderAndIsr(t, c, "eb", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	done := make(chan *kmsg.FetchResponse, 1)
+	fc := tb.dial(t)
+	go func() {
+		req := fetchReq("eb", 0, 0, 60000, 1)
+		req.SetVersion(11)
+		req.ReplicaID = 2
+		req.Topics[0].Partitions[0].CurrentLeaderEpoch = 0
+		resp, err := fc.Request(context.Background(), req)
+		if err != nil {
+			done <- nil
+			return
+		}
+		done <- resp.(*kmsg.FetchResponse)
+	}()
+	for tb.b.parkedFetches.Load() != 1 { // wait until the fetch is parked
+		select {
+		case r := <-done:
+			t.Fatalf("fetch returned before the epoch changed: %+v", r)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	leaderAndIsr(t, c, "eb", 0, 1, 1, []int32{1, 2}, []int32{1, 2}, leaders)
+	r := <-done // the fetch waits up to 60 s: only the epoch bump can end it early
+	if r == nil || r.Topics[0].Partitions[0].ErrorCode != kerr.FencedLeaderEpoch.Code {
+		t.Fatalf("parked fetch after the epoch bump: %+v", r)
+	}
+}

@@ -66,6 +66,13 @@ type fetcher struct {
 	addr  string
 	parts map[logstore.TopicPartition]*fetchState
 	wake  chan struct{} // buffered 1: something to do
+	// inFlight cancels the Fetch request in flight (nil when none), and
+	// interrupted records that add did so: a partition added meanwhile is
+	// not in that request, and would wait until the leader's long poll
+	// ends (up to replica.fetch.wait.max.ms) before it is fetched, with
+	// the leader's acks=all produces waiting for it.
+	inFlight    context.CancelFunc
+	interrupted bool
 }
 
 // fetchState is one followed partition.
@@ -99,7 +106,10 @@ func (st *fetchState) partitionBackoff(code int16, ceiling time.Duration) time.D
 }
 
 // add makes this broker replicate tp from leader (at addr) in leaderEpoch,
-// starting with truncation. The caller has removed tp from any fetcher.
+// starting with truncation (OffsetForLeaderEpoch decides whether anything
+// is cut). The caller has removed tp from any other leader's fetcher; if
+// tp is on this leader's (an epoch bump that kept the leader), its state
+// is replaced in place and the fetcher and its connection carry on.
 func (m *fetcherManager) add(tp logstore.TopicPartition, p *partition, leader int32, addr string, leaderEpoch int32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -119,7 +129,16 @@ func (m *fetcherManager) add(tp logstore.TopicPartition, p *partition, leader in
 	}
 	f.mu.Lock()
 	f.addr = addr
+	_, had := f.parts[tp]
 	f.parts[tp] = &fetchState{p: p, leaderEpoch: leaderEpoch, truncating: true}
+	if !had && f.inFlight != nil {
+		// Not in the fetch in flight: end it (and its connection) rather
+		// than wait for its long poll. A partition that was already in it
+		// needs nothing: the leader answers a fetch whose epoch it fenced
+		// at once.
+		f.interrupted = true
+		f.inFlight()
+	}
 	f.mu.Unlock()
 	f.poke()
 }
@@ -197,8 +216,24 @@ func (f *fetcher) run(ctx context.Context) {
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, f.m.cfg.socketTimeout+f.m.cfg.waitMax)
+		f.mu.Lock()
+		f.inFlight = cancel
+		f.mu.Unlock()
 		resp, err := conn.Request(rctx, req)
+		f.mu.Lock()
+		interrupted := f.interrupted
+		f.inFlight, f.interrupted = nil, false
+		f.mu.Unlock()
 		cancel()
+		if interrupted && ctx.Err() == nil {
+			// Even an answer that arrived as it was cancelled is dropped
+			// with its connection (the cancellation may have spoilt it for
+			// the next request); what it carried is fetched again.
+			f.log.Debug("fetch in flight interrupted: partitions were added; reconnecting")
+			conn.Close()
+			conn = nil
+			continue
+		}
 		if err != nil {
 			f.dropConn(ctx, &conn, err)
 			backoff()
@@ -326,6 +361,11 @@ func (f *fetcher) buildFetch() (*kmsg.FetchRequest, time.Duration) {
 	if len(req.Topics) == 0 {
 		return nil, wait
 	}
+	// A partition backing off is fetched (or truncated) when its pause
+	// ends, not when this request's long poll does: the leader's acks=all
+	// produces to it may be waiting for this follower.
+	untilDelayEnds := (wait + time.Millisecond - 1).Truncate(time.Millisecond)
+	req.MaxWaitMillis = int32(min(f.m.cfg.waitMax, untilDelayEnds).Milliseconds())
 	return req, 0
 }
 

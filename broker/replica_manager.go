@@ -147,13 +147,18 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 	defer p.leadership.Unlock()
 	p.mu.RLock()
 	stale := st.leaderEpoch <= p.leaderEpoch
+	// A follower whose leader stays (only the epoch moved) keeps its
+	// fetcher: add below updates the partition's fetch state in place.
+	sameLeader := st.leader != rm.brokerID && st.leader >= 0 && st.leader == p.leader
 	p.mu.RUnlock()
 	if stale {
 		return kerr.StaleControllerEpoch.Code
 	}
 	// Stop replicating first: once remove returns no fetcher appends to the
-	// log, whatever this broker becomes.
-	if rm.fetchers != nil {
+	// log, whatever this broker becomes. (When the leader stays, its
+	// fetcher may append what it fetched in the old epoch: the same
+	// leader's records.)
+	if rm.fetchers != nil && !sameLeader {
 		rm.fetchers.remove(tp)
 	}
 	now := rm.now()
@@ -166,6 +171,10 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 	if !wasLeader {
 		p.leaderSince = st.leaderEpoch
 	}
+	// Only an epoch bump by one that keeps this broker leader keeps the
+	// followers' state: after a skipped epoch another leader may have been
+	// followed (and logs truncated) meanwhile.
+	keepFollowers := wasLeader && st.leader == rm.brokerID && st.leaderEpoch == p.leaderEpoch+1
 	p.leader, p.leaderEpoch, p.zkVersion, p.controllerEpoch = st.leader, st.leaderEpoch, st.zkVersion, st.controllerEpoch
 	rm.mu.RLock()
 	if v, ok := rm.minInsyncChanged[tp.Topic]; ok {
@@ -175,7 +184,11 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 	p.isr, p.replicas, p.minInsync = st.isr, st.replicas, minInsync
 	isLeader := st.leader == rm.brokerID
 	if isLeader {
-		p.followers = newFollowerStates(rm.brokerID, st.replicas, st.isr, now)
+		if keepFollowers {
+			p.followers = followerStatesAfterEpochBump(rm.brokerID, p.followers, st.replicas, st.isr, now)
+		} else {
+			p.followers = newFollowerStates(rm.brokerID, st.replicas, st.isr, now)
+		}
 		p.leaderEpochStart = p.log.LogEndOffset()
 		// The new epoch starts here even before anything is appended
 		// (Kafka's maybeAssignEpochStartOffset): a follower asking where
@@ -210,6 +223,7 @@ func (rm *replicaManager) becomeLeaderOrFollower(tp logstore.TopicPartition, st 
 		}
 		addr, ok := leaderAddr(st.leader)
 		if !ok {
+			rm.fetchers.remove(tp) // kept above if the leader stayed
 			rm.log.WithFields(fields).WithField("leader", st.leader).Warn("leader's inter-broker endpoint unknown; not replicating until the next LeaderAndIsr")
 			return 0
 		}

@@ -47,6 +47,37 @@ func newFollowerStates(self int32, replicas, isr []int32, now time.Time) map[int
 	return out
 }
 
+// followerStatesAfterEpochBump is the followers' state when a LeaderAndIsr
+// bumps the leader epoch by one and keeps this broker leader (an ISR change
+// or reassignment step by the controller, a preferred election that leaves
+// the leader): what their fetches told this leader stays (Kafka 2.4's
+// Partition.makeLeader resets the followers' offsets only when isNewLeader),
+// so the high-water mark and acks=all waits need no new fetch. Replicas new
+// to the assignment start as newFollowerStates makes them, removed ones are
+// forgotten, and replicas outside the new ISR lose their caught-up time
+// (Kafka's resetLastCaughtUpTime): one the controller took out of the ISR
+// (a dead or shutting-down broker, which stopped fetching) must not go on
+// counting for the high-water mark (hwReplicas) until it fetches again.
+// Unlike 2.4, members of the new ISR keep their caught-up time instead of
+// being given a fresh replica.lag.time.max.ms.
+func followerStatesAfterEpochBump(self int32, old map[int32]*followerState, replicas, isr []int32, now time.Time) map[int32]*followerState {
+	out := newFollowerStates(self, replicas, isr, now)
+	for id, fresh := range out {
+		prev := old[id]
+		if prev == nil {
+			continue
+		}
+		kept := *prev
+		if !contains(isr, id) {
+			kept.lastCaughtUp = time.Time{}
+		} else if kept.lastCaughtUp.IsZero() {
+			kept.lastCaughtUp = fresh.lastCaughtUp
+		}
+		out[id] = &kept
+	}
+	return out
+}
+
 // updateFetchState records a follower fetch at fetchOffset, reporting its
 // log start offset logStart, made at now while the leader's log ended at
 // leaderLEO (Kafka's Replica.updateFetchState): a fetch from the leader's

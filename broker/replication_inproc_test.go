@@ -205,3 +205,126 @@ func TestIdempotenceSurvivesLeaderChange(t *testing.T) {
 		return bytes.Equal(logBytes(t, b1, tp), logBytes(t, b2, tp))
 	})
 }
+
+// TestFollowerFetchesAddedPartitionDuringLongPoll: a follower whose fetch
+// is parked at its leader on an idle partition is told to replicate another
+// partition of that leader. It does not wait for the long poll to end
+// (replica.fetch.wait.max.ms, here a minute) before fetching it: an acks=all
+// produce to the new partition, which needs the follower, is answered
+// within its 5 s timeout.
+func TestFollowerFetchesAddedPartitionDuringLongPoll(t *testing.T) {
+	b1, b2 := newTestBrokerID(t, 1), newTestBrokerID(t, 2)
+	b2.b.replicas.fetchers.cfg.waitMax = time.Minute // before any fetcher starts
+	c1, c2 := b1.dial(t), b2.dial(t)
+	leaders := map[int32]*testBroker{1: b1}
+	leaderAndIsr(t, c1, "ap", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	leaderAndIsr(t, c2, "ap", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	waitFor(t, "the follower's fetch to park at the leader", func() bool { return b1.b.parkedFetches.Load() == 1 })
+
+	leaderAndIsr(t, c1, "ap", 1, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	leaderAndIsr(t, c2, "ap", 1, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	r := request[*kmsg.ProduceResponse](t, c1, produceReq("ap", 1, testBatch(3), -1), 8)
+	if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("acks=all produce to the added partition: %v", kerr.ErrorForCode(code))
+	}
+}
+
+// TestEpochBumpKeepsReplicationState: a LeaderAndIsr that bumps the leader
+// epoch and keeps the leader (Kafka's isNewLeader false) leaves the
+// leader's view of its follower as the follower's fetches made it, and the
+// follower's fetcher carries on (same fetcher, the new epoch); replication
+// and acks=all go on.
+func TestEpochBumpKeepsReplicationState(t *testing.T) {
+	b1, b2 := newTestBrokerID(t, 1), newTestBrokerID(t, 2)
+	c1, c2 := b1.dial(t), b2.dial(t)
+	tp := logstore.TopicPartition{Topic: "eb", Partition: 0}
+	leaders := map[int32]*testBroker{1: b1}
+	leaderAndIsr(t, c1, "eb", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	leaderAndIsr(t, c2, "eb", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	for i := 0; i < 5; i++ {
+		r := request[*kmsg.ProduceResponse](t, c1, produceReq("eb", 0, testBatch(5), -1), 8)
+		if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("acks=all produce %d: %v", i, kerr.ErrorForCode(code))
+		}
+	}
+	p1 := b1.b.replicas.get(tp)
+	followerLEO := func() int64 {
+		p1.mu.RLock()
+		defer p1.mu.RUnlock()
+		return p1.followers[2].leo
+	}
+	waitFor(t, "the leader to learn the follower's log end", func() bool { return followerLEO() == 25 })
+	b2.b.replicas.fetchers.mu.Lock()
+	fetcherBefore := b2.b.replicas.fetchers.fetchers[1]
+	b2.b.replicas.fetchers.mu.Unlock()
+
+	// The leader gets epoch 1 first: the follower, still in epoch 0, is
+	// fenced and cannot tell it anything until it gets epoch 1 too.
+	leaderAndIsr(t, c1, "eb", 0, 1, 1, []int32{1, 2}, []int32{1, 2}, leaders)
+	if leo := followerLEO(); leo != 25 {
+		t.Fatalf("after the epoch bump the leader knows the follower's log end as %d, want 25", leo)
+	}
+	if l1, _ := b1.b.logs.Get(tp); l1.HighWatermark() != 25 {
+		t.Fatalf("high-water mark %d after the epoch bump", l1.HighWatermark())
+	}
+	leaderAndIsr(t, c2, "eb", 0, 1, 1, []int32{1, 2}, []int32{1, 2}, leaders)
+	b2.b.replicas.fetchers.mu.Lock()
+	fetcherAfter := b2.b.replicas.fetchers.fetchers[1]
+	b2.b.replicas.fetchers.mu.Unlock()
+	if fetcherAfter == nil || fetcherAfter != fetcherBefore {
+		t.Fatalf("the follower's fetcher was replaced (%p, then %p)", fetcherBefore, fetcherAfter)
+	}
+	fetcherAfter.mu.Lock()
+	epoch := fetcherAfter.parts[tp].leaderEpoch
+	fetcherAfter.mu.Unlock()
+	if epoch != 1 {
+		t.Fatalf("the follower fetches in epoch %d", epoch)
+	}
+	r := request[*kmsg.ProduceResponse](t, c1, produceReq("eb", 0, testBatch(5), -1), 8)
+	if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("acks=all produce after the epoch bump: %v", kerr.ErrorForCode(code))
+	}
+	if a, b := logBytes(t, b1, tp), logBytes(t, b2, tp); !bytes.Equal(a, b) {
+		t.Fatalf("follower log differs from the leader's after the epoch bump")
+	}
+}
+
+// TestEpochBumpDroppingFollowerFromISR: a follower stops fetching (its
+// controlled shutdown succeeded) while an acks=all produce waits for it;
+// the controller's LeaderAndIsr takes it out of the ISR with an epoch bump
+// that keeps the leader. The produce is answered at once: the follower's
+// last fetch, recent as it is, no longer counts for the high-water mark
+// (Kafka's resetLastCaughtUpTime), so nothing waits for
+// replica.lag.time.max.ms (10 s here, beyond the produce's 5 s timeout).
+func TestEpochBumpDroppingFollowerFromISR(t *testing.T) {
+	b1, b2 := newTestBrokerID(t, 1), newTestBrokerID(t, 2)
+	c1, c2 := b1.dial(t), b2.dial(t)
+	tp := logstore.TopicPartition{Topic: "ed", Partition: 0}
+	leaders := map[int32]*testBroker{1: b1}
+	leaderAndIsr(t, c1, "ed", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	leaderAndIsr(t, c2, "ed", 0, 1, 0, []int32{1, 2}, []int32{1, 2}, leaders)
+	r := request[*kmsg.ProduceResponse](t, c1, produceReq("ed", 0, testBatch(5), -1), 8)
+	if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("acks=all produce: %v", kerr.ErrorForCode(code))
+	}
+	b2.b.replicas.fetchers.remove(tp)
+
+	c1b := b1.dial(t)
+	done := make(chan int16, 1)
+	go func() {
+		req := produceReq("ed", 0, testBatch(1), -1)
+		req.SetVersion(8)
+		resp, err := c1b.Request(context.Background(), req)
+		if err != nil {
+			done <- -1
+			return
+		}
+		done <- resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}()
+	l1, _ := b1.b.logs.Get(tp)
+	waitFor(t, "the append", func() bool { return l1.LogEndOffset() == 6 })
+	leaderAndIsr(t, c1, "ed", 0, 1, 1, []int32{1}, []int32{1, 2}, leaders)
+	if code := <-done; code != 0 {
+		t.Fatalf("acks=all produce waiting across the ISR shrink: %v", kerr.ErrorForCode(code))
+	}
+}

@@ -186,3 +186,41 @@ func TestLowWatermark(t *testing.T) {
 		t.Fatalf("log start after a fetch %d", f.logStart)
 	}
 }
+
+func TestFollowerStatesAfterEpochBump(t *testing.T) {
+	t0, now := time.Unix(1000, 0), time.Unix(1005, 0)
+	old := map[int32]*followerState{
+		2: {leo: 40, lastCaughtUp: t0, lastFetch: t0, lastFetchLeaderLEO: 40},
+		3: {leo: 30, lastCaughtUp: t0.Add(-time.Second), lastFetch: t0, lastFetchLeaderLEO: 40},
+		4: {leo: 12, lastFetchLeaderLEO: 40, lastFetch: t0}, // never caught up
+	}
+	for _, tc := range []struct {
+		name          string
+		replicas, isr []int32
+		want          map[int32]followerState
+	}{
+		{"same ISR: everything kept", []int32{1, 2, 3}, []int32{1, 2, 3}, map[int32]followerState{
+			2: *old[2], 3: *old[3]}},
+		{"a follower leaves the ISR: its offset stays, its caught-up time goes", []int32{1, 2, 3}, []int32{1, 2}, map[int32]followerState{
+			2: *old[2], 3: {leo: 30, lastFetch: t0, lastFetchLeaderLEO: 40}}},
+		{"a replica removed from the assignment is forgotten", []int32{1, 2}, []int32{1, 2}, map[int32]followerState{
+			2: *old[2]}},
+		{"a new replica starts unknown, caught up now if the controller put it in the ISR", []int32{1, 2, 5, 6}, []int32{1, 2, 5}, map[int32]followerState{
+			2: *old[2], 5: {leo: -1, logStart: -1, lastFetchLeaderLEO: -1, lastCaughtUp: now}, 6: {leo: -1, logStart: -1, lastFetchLeaderLEO: -1}}},
+		{"an ISR member never caught up gets now, keeping its offset", []int32{1, 4}, []int32{1, 4}, map[int32]followerState{
+			4: {leo: 12, lastFetch: t0, lastFetchLeaderLEO: 40, lastCaughtUp: now}}},
+	} {
+		got := followerStatesAfterEpochBump(1, old, tc.replicas, tc.isr, now)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %d followers, want %d", tc.name, len(got), len(tc.want))
+		}
+		for id, w := range tc.want {
+			if g := got[id]; g == nil || *g != w {
+				t.Errorf("%s: follower %d: got %+v, want %+v", tc.name, id, g, w)
+			}
+		}
+	}
+	if old[3].lastCaughtUp.IsZero() || old[2].leo != 40 {
+		t.Fatalf("the old states were changed: %+v %+v", old[2], old[3])
+	}
+}

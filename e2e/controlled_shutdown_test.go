@@ -38,17 +38,28 @@ func (a *ackTimes) add(r *kgo.Record, err error) {
 // maxGap is the longest time between two acknowledgements of partition p
 // within [from, to] (the edges count as acknowledgements).
 func (a *ackTimes) maxGap(p int32, from, to time.Time) time.Duration {
+	gap, _ := a.maxGapAt(p, from, to)
+	return gap
+}
+
+// maxGapAt is maxGap with the time the longest gap began.
+func (a *ackTimes) maxGapAt(p int32, from, to time.Time) (gap time.Duration, began time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	prev, gap := from, time.Duration(0)
+	prev := from
 	for _, at := range a.times[p] {
 		if at.Before(from) || at.After(to) {
 			continue
 		}
-		gap = max(gap, at.Sub(prev))
+		if d := at.Sub(prev); d > gap {
+			gap, began = d, prev
+		}
 		prev = at
 	}
-	return max(gap, to.Sub(prev))
+	if d := to.Sub(prev); d > gap {
+		gap, began = d, prev
+	}
+	return gap, began
 }
 
 // zkLeaderWatch polls the state znodes and adds up, per partition, how long
@@ -92,8 +103,8 @@ func watchLeaders(ctx context.Context, conn *zk.Conn, topic string, partitions i
 // sends ControlledShutdown to the new controller). Each moves its
 // leaderships away before it stops serving: no state znode ever shows
 // leader -1, the producer sees no error it cannot retry, every acknowledged
-// record is read back, and the longest pause between acknowledgements of a
-// moved partition is reported.
+// record is read back, and the longest pause between acknowledgements of
+// each partition is reported.
 func TestIntegration_ControlledShutdown(t *testing.T) {
 	e := newEnv(t, 3, map[string]string{"replica.lag.time.max.ms": "5000", "controlled.shutdown.retry.backoff.ms": "500"})
 	conn := e.zkConn()
@@ -110,7 +121,7 @@ func TestIntegration_ControlledShutdown(t *testing.T) {
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(), kgo.ProducerLinger(2*time.Millisecond),
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.MaxBufferedRecords(200),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond }),
-		kgo.MetadataMinAge(50*time.Millisecond))
+		kgo.MetadataMinAge(50*time.Millisecond), clientLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,9 +200,16 @@ func TestIntegration_ControlledShutdown(t *testing.T) {
 		acks.mu.Unlock()
 		waitAcks(n + 200) // production carries on on the new leaders
 		done := time.Now()
-		for _, p := range led {
-			t.Logf("%s (broker %d): SIGTERM to exit %.0f ms; cs-%d longest pause between acks=all acknowledgements %.0f ms",
-				what, victim, stopped.Sub(start).Seconds()*1000, p, acks.maxGap(int32(p), start, done).Seconds()*1000)
+		// Every partition: those it led move, the others lose it from
+		// their ISR (a leader epoch bump that keeps the leader).
+		for p := 0; p < parts; p++ {
+			how := "its ISR shrank"
+			if slices.Contains(led, p) {
+				how = "its leader moved"
+			}
+			gap, began := acks.maxGapAt(int32(p), start, done)
+			t.Logf("%s (broker %d): SIGTERM at %s, exit after %.0f ms; cs-%d (%s) longest pause between acks=all acknowledgements %.0f ms (from %s)",
+				what, victim, start.Format("15:04:05.000"), stopped.Sub(start).Seconds()*1000, p, how, gap.Seconds()*1000, began.Format("15:04:05.000"))
 		}
 	}
 	// Baseline: the longest pause between acknowledgements with nobody

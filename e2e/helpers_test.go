@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/zkafka/zkafka/broker/wire"
@@ -171,3 +173,20 @@ func (e *env) waitTopic(name string, partitions int) {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// clientLog is a franz-go client option that writes the client's debug log,
+// with microsecond timestamps, to the file named by ZKAFKA_E2E_CLIENT_LOG
+// (for reading a run's timeline next to the brokers' logs); without it, no
+// log.
+func clientLog(t *testing.T) kgo.Opt {
+	path := os.Getenv("ZKAFKA_E2E_CLIENT_LOG")
+	if path == "" {
+		return kgo.WithLogger(nil)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return kgo.WithLogger(kgo.BasicLogger(f, kgo.LogLevelDebug, func() string { return time.Now().Format("15:04:05.000000 ") }))
+}

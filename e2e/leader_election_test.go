@@ -12,6 +12,9 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/broker/wire"
 )
 
 // topicAssignment reads /brokers/topics/<t>'s partitions.
@@ -224,5 +227,100 @@ func TestIntegration_CreatePartitions(t *testing.T) {
 		if got[p] != fmt.Sprintf("to-%d", p) {
 			t.Fatalf("read back %v", got)
 		}
+	}
+}
+
+// TestIntegration_ElectLeadersAnswersAfterMetadata: ElectLeaders is answered
+// only once the receiving broker's metadata shows the elected leader (2.4's
+// DelayedElectLeader), so a Metadata request sent to that broker right after
+// a successful answer names the new leader; likewise after `zkafka
+// leader-election` printed its success.
+func TestIntegration_ElectLeadersAnswersAfterMetadata(t *testing.T) {
+	e := newEnv(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
+	conn := e.zkConn()
+	const parts = 3
+	e.createTopic("ea", parts, 3)
+	e.waitTopic("ea", parts)
+	for p := 0; p < parts; p++ {
+		e.waitISR(conn, "ea", p, []int32{1, 2, 3})
+	}
+	a := topicAssignment(t, conn, "ea")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, err := metadata(ctx, e.c.Brokers[0].Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl := e.broker(m.ControllerID)
+	leaderIn := func(m *kmsg.MetadataResponse, p int) int32 {
+		for _, mt := range m.Topics {
+			if mt.Topic != nil && *mt.Topic == "ea" {
+				for _, mp := range mt.Partitions {
+					if mp.Partition == int32(p) {
+						return mp.Leader
+					}
+				}
+			}
+		}
+		return -1
+	}
+
+	// Over the wire: ElectLeaders, then Metadata on the same connection.
+	for _, victim := range []int32{1, 2, 3} {
+		if victim == m.ControllerID {
+			continue
+		}
+		e.bounce(conn, victim, "ea", parts)
+		p := preferredFor(t, a, victim)
+		if st := mustState(t, conn, "ea", p); st.Leader == victim {
+			t.Fatalf("ea-%d still led by %d after its restart", p, victim)
+		}
+		c, err := wire.Dial(ctx, ctrl.Addr(), "e2e")
+		if err != nil {
+			t.Fatal(err)
+		}
+		el := kmsg.NewPtrElectLeadersRequest()
+		el.SetVersion(2)
+		el.TimeoutMillis = 30000
+		rt := kmsg.NewElectLeadersRequestTopic()
+		rt.Topic, rt.Partitions = "ea", []int32{int32(p)}
+		el.Topics = []kmsg.ElectLeadersRequestTopic{rt}
+		r, err := c.Request(ctx, el)
+		if err != nil {
+			t.Fatal(err)
+		}
+		er := r.(*kmsg.ElectLeadersResponse)
+		if er.ErrorCode != 0 || len(er.Topics) != 1 || len(er.Topics[0].Partitions) != 1 || er.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("ElectLeaders ea-%d: %+v", p, er)
+		}
+		md := kmsg.NewPtrMetadataRequest()
+		md.SetVersion(7)
+		r, err = c.Request(ctx, md)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := leaderIn(r.(*kmsg.MetadataResponse), p); got != victim {
+			t.Fatalf("metadata right after a successful ElectLeaders names %d as ea-%d's leader, want %d", got, p, victim)
+		}
+	}
+
+	// Through the CLI, which sends ElectLeaders to the controller.
+	victim := int32(1)
+	if victim == m.ControllerID {
+		victim = 2
+	}
+	e.bounce(conn, victim, "ea", parts)
+	p := preferredFor(t, a, victim)
+	out := e.run("", "leader-election", "--bootstrap-server", e.c.Bootstrap(), "--election-type", "preferred", "--topic", "ea", "--partition", fmt.Sprint(p))
+	if want := fmt.Sprintf("Successfully completed leader election (PREFERRED) for partitions ea-%d\n", p); out != want {
+		t.Fatalf("leader-election printed %q, want %q", out, want)
+	}
+	md, err := metadata(ctx, ctrl.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := leaderIn(md, p); got != victim {
+		t.Fatalf("metadata right after leader-election's success names %d as ea-%d's leader, want %d", got, p, victim)
 	}
 }

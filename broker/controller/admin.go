@@ -102,7 +102,9 @@ type evElectLeaders struct {
 }
 
 // ElectLeaders runs elections of type typ for tps (nil: every partition),
-// as the ElectLeaders API asks. It fails only when ctx ends first.
+// as the ElectLeaders API asks, and answers once the new states are written
+// and the LeaderAndIsr/UpdateMetadata requests queued; each successful
+// result carries the elected leader. It fails only when ctx ends first.
 func (c *Controller) ElectLeaders(ctx context.Context, tps []TP, typ ElectionType) (ElectLeadersResult, error) {
 	reply := make(chan ElectLeadersResult, 1)
 	c.events.push(evElectLeaders{tps: tps, typ: typ, reply: reply})
@@ -140,6 +142,14 @@ func (c *Controller) onElectLeaders(ctx context.Context, e evElectLeaders) {
 		}
 		c.failed(ctx, err)
 		return
+	}
+	// The leader each successful election left, as written (a conflicting
+	// write was decided again): what the broker waits to see published.
+	for tp, r := range res.Results {
+		if r.ErrorCode == 0 {
+			r.Leader = c.st.Leadership[tp].Leader
+			res.Results[tp] = r
+		}
 	}
 	c.logElection(e.typ, "admin client", results)
 }

@@ -35,6 +35,11 @@ func (t ElectionType) String() string {
 type ElectionResult struct {
 	ErrorCode int16
 	Message   string
+	// Leader is the partition's leader once an election succeeded
+	// (ErrorCode 0) and was written; brokers answer ElectLeaders when
+	// their metadata shows it. Set by the controller loop, not by
+	// PlanElection.
+	Leader int32
 }
 
 // ElectPreferred is Kafka's preferredReplicaPartitionLeaderElection: the
@@ -81,11 +86,11 @@ func (s *State) elect(tp TP, typ ElectionType) (Write, ElectionResult) {
 	cur, known := s.Leadership[tp]
 	switch {
 	case reps == nil:
-		return Write{}, ElectionResult{kerr.UnknownTopicOrPartition.Code, "The partition does not exist."}
+		return Write{}, ElectionResult{ErrorCode: kerr.UnknownTopicOrPartition.Code, Message: "The partition does not exist."}
 	case s.Deleting[tp.Topic] != nil:
-		return Write{}, ElectionResult{kerr.InvalidTopicException.Code, "Deletion of topic " + tp.Topic + " in progress."}
+		return Write{}, ElectionResult{ErrorCode: kerr.InvalidTopicException.Code, Message: "Deletion of topic " + tp.Topic + " in progress."}
 	case !known || cur.ControllerEpoch > s.Epoch:
-		return Write{}, ElectionResult{kerr.EligibleLeadersNotAvailable.Code, "The partition has no leader state yet."}
+		return Write{}, ElectionResult{ErrorCode: kerr.EligibleLeadersNotAvailable.Code, Message: "The partition has no leader state yet."}
 	}
 	nl := cur
 	nl.ISR = slices.Clone(cur.ISR)
@@ -94,21 +99,21 @@ func (s *State) elect(tp TP, typ ElectionType) (Write, ElectionResult) {
 	switch typ {
 	case ElectUncleanLeader:
 		if cur.Leader != NoLeader && s.isLive(cur.Leader) {
-			return Write{}, ElectionResult{kerr.ElectionNotNeeded.Code, "Leader election not needed for topic partition."}
+			return Write{}, ElectionResult{ErrorCode: kerr.ElectionNotNeeded.Code, Message: "Leader election not needed for topic partition."}
 		}
 		leader, isr, ok := ElectOffline(reps, cur.ISR, s.canLead, true)
 		if !ok {
-			return Write{}, ElectionResult{kerr.EligibleLeadersNotAvailable.Code, "No live replica can lead the partition."}
+			return Write{}, ElectionResult{ErrorCode: kerr.EligibleLeadersNotAvailable.Code, Message: "No live replica can lead the partition."}
 		}
 		nl.Leader, nl.ISR = leader, isr
 	default:
 		if cur.Leader == reps[0] {
-			return Write{}, ElectionResult{kerr.ElectionNotNeeded.Code, "Leader election not needed for topic partition."}
+			return Write{}, ElectionResult{ErrorCode: kerr.ElectionNotNeeded.Code, Message: "Leader election not needed for topic partition."}
 		}
 		leader, ok := ElectPreferred(reps, cur.ISR, s.canLead)
 		if !ok {
-			return Write{}, ElectionResult{kerr.PreferredLeaderNotAvailable.Code,
-				"Failed to elect leader for partition " + tpString(tp) + " under strategy PreferredReplicaPartitionLeaderElectionStrategy"}
+			return Write{}, ElectionResult{ErrorCode: kerr.PreferredLeaderNotAvailable.Code,
+				Message: "Failed to elect leader for partition " + tpString(tp) + " under strategy PreferredReplicaPartitionLeaderElectionStrategy"}
 		}
 		nl.Leader = leader
 	}

@@ -40,7 +40,10 @@
 //     ElectLeaders, AlterPartitionReassignments and
 //     ListPartitionReassignments handlers (and of the broker's own
 //     shutdown); they carry a reply channel and are answered NOT_CONTROLLER
-//     when this broker is not the controller.
+//     when this broker is not the controller. ElectLeaders is answered once
+//     the states are written and the requests queued, with each elected
+//     leader; the broker's handler then waits until its metadata cache
+//     shows them (2.4's DelayedElectLeader) before answering the client.
 //
 // Events of an active term carry the term number; after a resignation they
 // are ignored. Watch goroutines and request senders of a term stop when it
@@ -118,6 +121,13 @@
 //     cancelled reassignment no longer needs leave the ISR in the same
 //     state write as the phase's epoch bump (2.4 writes twice).
 //     Reassignment throttles are not implemented.
+//   - Not implemented: log dir failure events, broker endpoint changes
+//     (data watch on /brokers/ids/N), topic config changes after a topic
+//     was loaded (unclean.leader.election.enable is read from
+//     /config/topics/T when the topic is loaded).
+//   - Topic deletion waits while a replica's broker is down and resumes when
+//     it returns; a replica that answered StopReplica with an error is asked
+//     again on the next broker change or failover.
 //
 // # Reassignment through the API and through ZooKeeper
 //
@@ -132,14 +142,4 @@
 // null replica list) reassigns to the original replicas: the added ones
 // leave the ISR and are deleted. ListPartitionReassignments lists the
 // partitions with adding or removing replicas, from either trigger.
-//   - ElectLeaders answers once the controller wrote the states and queued
-//     the requests; 2.4 waits until the broker's metadata shows the new
-//     leaders (or the timeout).
-//   - Not implemented: log dir failure events, broker endpoint changes
-//     (data watch on /brokers/ids/N), topic config changes after a topic
-//     was loaded (unclean.leader.election.enable is read from
-//     /config/topics/T when the topic is loaded).
-//   - Topic deletion waits while a replica's broker is down and resumes when
-//     it returns; a replica that answered StopReplica with an error is asked
-//     again on the next broker change or failover.
 package controller

@@ -67,7 +67,14 @@ func (c *Conn) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, er
 
 func (c *Conn) roundTrip(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer func() {
+		if !stop() && c.broken == nil {
+			// Cancelled as the exchange ended: the past deadline may be set
+			// after this returns, so the next request would fail on an
+			// i/o timeout. Fail it at once instead.
+			c.broken = fmt.Errorf("connection abandoned: %w", context.Cause(ctx))
+		}
+	}()
 	c.corr++
 	corr := c.corr
 	c.buf = AppendRequest(c.buf[:0], req, corr, c.clientID)

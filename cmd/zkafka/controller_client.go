@@ -69,6 +69,9 @@ func javaException(code int16, msg *string) string {
 		b.WriteString(string(r))
 	}
 	cls := strings.TrimSuffix(b.String(), "Exception") + "Exception"
+	if code == kerr.RequestTimedOut.Code { // Kafka's Errors maps it to this class
+		cls = "TimeoutException"
+	}
 	out := "org.apache.kafka.common.errors." + cls
 	if msg != nil && *msg != "" {
 		out += ": " + *msg

@@ -20,7 +20,9 @@ func leaderElectionCommand() *cli.Command {
 		Usage: "elect preferred or unclean leaders (like kafka-leader-election.sh)",
 		Description: "Runs leader elections through the controller (ElectLeaders API) for one partition\n" +
 			"(--topic and --partition), every partition (--all-topic-partitions) or those listed in\n" +
-			"a JSON file (--path-to-json-file: {\"partitions\":[{\"topic\":\"t\",\"partition\":0}]}).\n\n" +
+			"a JSON file (--path-to-json-file: {\"partitions\":[{\"topic\":\"t\",\"partition\":0}]}).\n" +
+			"The controller answers once its metadata shows the elected leaders, so a success printed\n" +
+			"here holds; elections not visible within 30 s are reported as timed out.\n\n" +
 			"Example: zkafka leader-election --bootstrap-server localhost:9092 --election-type preferred --all-topic-partitions",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "bootstrap-server", Usage: "`HOST:PORT` of a broker (comma-separated for several)"},

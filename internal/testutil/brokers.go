@@ -113,8 +113,30 @@ func StartCluster(t testing.TB, zkConnect string, n int, props map[string]string
 				b.dumpLog()
 			}
 		}
+		if dir := os.Getenv("ZKAFKA_TEST_KEEP_LOGS"); dir != "" {
+			c.keepLogs(dir)
+		}
 	})
 	return c
+}
+
+// keepLogs copies the brokers' logs into dir (ZKAFKA_TEST_KEEP_LOGS), named
+// after the test, for reading after a passing run.
+func (c *Cluster) keepLogs(dir string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		c.t.Logf("keep logs: %v", err)
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(c.t.Name())
+	for _, b := range c.Brokers {
+		data, err := os.ReadFile(b.LogFile)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-broker-%d.log", name, b.ID)), data, 0o644)
+		}
+		if err != nil {
+			c.t.Logf("keep logs: %v", err)
+		}
+	}
 }
 
 // Bootstrap is a comma-separated list of the brokers' addresses.

@@ -231,6 +231,15 @@ func TestGroupRebalanceOverTheWire(t *testing.T) {
 	if first.ErrorCode != 0 || first.Generation != 1 {
 		t.Fatalf("first: %+v", first)
 	}
+	// Generation 1 completes (Stable): until then a heartbeat answers
+	// REBALANCE_IN_PROGRESS too, and the first member's rejoin below would
+	// get generation 1 again if the second's join had not arrived yet.
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.Generation, sync.MemberID = "two", 1, first.MemberID
+	sync.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{{MemberID: first.MemberID, MemberAssignment: []byte("a1")}}
+	if r := request[*kmsg.SyncGroupResponse](t, c1, sync, 2); r.ErrorCode != 0 {
+		t.Fatalf("sync generation 1: %+v", r)
+	}
 	// The second member parks until the first rejoins (it learns of the
 	// rebalance from its heartbeat).
 	second := make(chan *kmsg.JoinGroupResponse, 1)

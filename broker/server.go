@@ -44,7 +44,10 @@ func listen(eps []Endpoint) ([]net.Listener, error) {
 
 // serve accepts connections on ln until ctx is done.
 func (b *Broker) serve(ctx context.Context, ln net.Listener, listenerName string) {
-	b.goroutines.Go("close-listener", func() { <-ctx.Done(); ln.Close() })
+	if !b.goroutines.Go("close-listener", func() { <-ctx.Done(); ln.Close() }) {
+		ln.Close() // shutdown began before the listener started: nobody would close it
+		return
+	}
 	for {
 		nc, err := ln.Accept()
 		if err != nil {

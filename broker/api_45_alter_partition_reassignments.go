@@ -35,14 +35,11 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, rc *reqC
 	byTopic := map[string]int{}
 	for _, tp := range sortedTPs(res.Results) {
 		r := res.Results[tp]
-		i, ok := byTopic[tp.Topic]
-		if !ok {
+		i := topicSlot(byTopic, &resp.Topics, tp.Topic, func(name string) kmsg.AlterPartitionAssignmentsResponseTopic {
 			t := kmsg.NewAlterPartitionAssignmentsResponseTopic()
-			t.Topic = tp.Topic
-			resp.Topics = append(resp.Topics, t)
-			i = len(resp.Topics) - 1
-			byTopic[tp.Topic] = i
-		}
+			t.Topic = name
+			return t
+		})
 		p := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
 		p.Partition, p.ErrorCode = tp.Partition, r.ErrorCode
 		if r.Message != "" {

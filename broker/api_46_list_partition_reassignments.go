@@ -36,14 +36,11 @@ func (b *Broker) handleListPartitionReassignments(ctx context.Context, rc *reqCt
 	byTopic := map[string]int{}
 	for _, tp := range sortedTPs(res.Reassignments) {
 		ra := res.Reassignments[tp]
-		i, ok := byTopic[tp.Topic]
-		if !ok {
+		i := topicSlot(byTopic, &resp.Topics, tp.Topic, func(name string) kmsg.ListPartitionReassignmentsResponseTopic {
 			t := kmsg.NewListPartitionReassignmentsResponseTopic()
-			t.Topic = tp.Topic
-			resp.Topics = append(resp.Topics, t)
-			i = len(resp.Topics) - 1
-			byTopic[tp.Topic] = i
-		}
+			t.Topic = name
+			return t
+		})
 		p := kmsg.NewListPartitionReassignmentsResponseTopicPartition()
 		p.Partition = tp.Partition
 		p.Replicas, p.AddingReplicas, p.RemovingReplicas = nonNil(ra.Replicas), nonNil(ra.Adding), nonNil(ra.Removing)

@@ -167,14 +167,15 @@ func (c *Consumer) scheduleRetry() {
 // onWatch records that a watch fired; it reports whether the group must
 // rebalance.
 func (c *Consumer) onWatch(ctx context.Context, w watchFired) bool {
-	c.r.armed[w.path] = false
 	if w.ev.Type == zkcoord.EventNotWatching {
 		// The session expired (or the client closed): nothing changed in
 		// the group. The expiry's session event forgets the ownership and
-		// the new session rebalances; rebalancing here would "release"
-		// owner znodes that already died with the session.
+		// the new session rebalances (and arms its watches; this event may
+		// come after that, so it must not touch armed); rebalancing here
+		// would "release" owner znodes that already died with the session.
 		return false
 	}
+	c.r.armed[w.path] = false
 	if w.path == zkcoord.BrokerIDsPath && !c.r.noBrokers {
 		// brokers come and go without a rebalance (as in Kafka 0.10):
 		// refresh the bootstrap list for future fetchers

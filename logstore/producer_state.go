@@ -152,6 +152,20 @@ func addSeq(seq, n int32) int32 {
 	return seq + n
 }
 
+// findDuplicate is the cached batch of e with b's epoch and sequence range
+// (Kafka's ProducerStateEntry.findDuplicateBatch), or nil.
+func findDuplicate(e *producerEntry, b batchProducer) *producerBatch {
+	if e == nil || b.epoch != e.epoch {
+		return nil
+	}
+	for i := range e.batches {
+		if c := e.batches[i]; c.firstSeq == b.firstSeq && c.lastSeq == b.lastSeq {
+			return &c
+		}
+	}
+	return nil
+}
+
 // checkProducerBatch decides about an idempotent batch from a client given
 // the producer's entry (nil if unknown): Kafka 2.4's duplicate lookup
 // (ProducerStateEntry.findDuplicateBatch) and ProducerAppendInfo's
@@ -164,12 +178,8 @@ func checkProducerBatch(e *producerEntry, b batchProducer) (dup *producerBatch, 
 		}
 		return nil, nil
 	}
-	if b.epoch == e.epoch {
-		for i := range e.batches {
-			if c := e.batches[i]; c.firstSeq == b.firstSeq && c.lastSeq == b.lastSeq {
-				return &c, nil
-			}
-		}
+	if dup := findDuplicate(e, b); dup != nil {
+		return dup, nil
 	}
 	if b.epoch < e.epoch {
 		return nil, fmt.Errorf("%w: producer %d epoch %d is older than %d", ErrInvalidProducerEpoch, b.pid, b.epoch, e.epoch)
@@ -259,6 +269,13 @@ func (ps *producerState) check(records []byte) (*producerBatch, error) {
 			continue
 		}
 		b := producerOf(h)
+		// Duplicates are looked up in what is stored only, as Kafka's
+		// analyzeAndValidateProducerState does: a batch repeated inside one
+		// set has no stored offsets to answer with (the set's offsets are
+		// not assigned yet), and fails the sequence check instead.
+		if dup := findDuplicate(ps.producers[b.pid], b); dup != nil {
+			return dup, nil
+		}
 		e, ok := pending[b.pid]
 		if !ok {
 			if cur := ps.producers[b.pid]; cur != nil {
@@ -266,8 +283,11 @@ func (ps *producerState) check(records []byte) (*producerBatch, error) {
 			}
 		}
 		dup, err := checkProducerBatch(e, b)
-		if dup != nil || err != nil {
-			return dup, err
+		if err != nil {
+			return nil, err
+		}
+		if dup != nil {
+			return nil, fmt.Errorf("%w: producer %d sends sequences %d-%d twice in one request", ErrOutOfOrderSequence, b.pid, b.firstSeq, b.lastSeq)
 		}
 		if e == nil {
 			e = &producerEntry{epoch: b.epoch}
@@ -344,6 +364,34 @@ func (l *Log) ensureProducersLocked() error {
 		return nil
 	}
 	return l.loadProducersLocked()
+}
+
+// producersAfterTruncationLocked brings the table in line with a log just
+// truncated at its end. An empty table stays empty without a reload, as
+// Kafka's truncateTo skips it (isEmptyBeforeTruncation): a truncation only
+// removes batches, so a partition without idempotent producers pays no
+// header replay and no snapshot fsync under l.mu. Only the snapshots above
+// the new end go.
+func (l *Log) producersAfterTruncationLocked() error {
+	ps := &l.pstate
+	if !ps.loaded || len(ps.producers) > 0 {
+		return l.loadProducersLocked()
+	}
+	leo := l.leo.Load()
+	if err := l.deleteSnapshots(func(off int64) bool { return off > leo }); err != nil {
+		return fmt.Errorf("producer state of %s: %w", l.tp, err)
+	}
+	if ps.snapOffset > leo {
+		offs, err := listSnapshots(l.dir)
+		if err != nil {
+			return fmt.Errorf("producer state of %s: %w", l.tp, err)
+		}
+		ps.snapOffset = -1
+		if len(offs) > 0 {
+			ps.snapOffset = offs[len(offs)-1]
+		}
+	}
+	return nil
 }
 
 // loadProducersLocked rebuilds the table for the log as it is now (see the

@@ -721,3 +721,69 @@ func TestProducerStateConcurrentAppends(t *testing.T) {
 		t.Fatalf("load %+v did not start at the active segment", load)
 	}
 }
+
+// A batch repeated inside one request is not answered as a duplicate with
+// the request's unassigned offsets (and the set dropped): it fails the
+// sequence check, as in Kafka 2.4, and nothing of the request is stored.
+func TestProducerBatchRepeatedInOneRequest(t *testing.T) {
+	l := openTestLog(t, t.TempDir(), smallConfig())
+	defer l.Close()
+	ts := time.Now().UnixMilli()
+	mustAppend(t, l, makeProducerBatch(t, 1, 0, 0, 3, ts))
+	b := makeProducerBatch(t, 1, 0, 3, 2, ts)
+	twice := append(append([]byte(nil), b...), b...)
+	info, err := l.Append(twice, 0)
+	if !errors.Is(err, ErrOutOfOrderSequence) || info.Duplicate {
+		t.Fatalf("repeated batch in one request: %+v, %v; want ErrOutOfOrderSequence", info, err)
+	}
+	if l.LogEndOffset() != 3 {
+		t.Fatalf("log end %d after a refused request, want 3", l.LogEndOffset())
+	}
+	// The batch alone is then accepted, and its retry is a duplicate with its offsets.
+	info, err = l.Append(append([]byte(nil), b...), 0)
+	if err != nil || info.FirstOffset != 3 || info.LastOffset != 4 {
+		t.Fatalf("append: %+v, %v", info, err)
+	}
+	info, err = l.Append(append([]byte(nil), b...), 0)
+	if err != nil || !info.Duplicate || info.FirstOffset != 3 || info.LastOffset != 4 || l.LogEndOffset() != 5 {
+		t.Fatalf("retry: %+v, %v, log end %d", info, err, l.LogEndOffset())
+	}
+}
+
+// Truncating a log without idempotent producers replays nothing and writes
+// no snapshot (Kafka's isEmptyBeforeTruncation); only the snapshots above
+// the new end go.
+func TestTruncationWithoutProducersSkipsReload(t *testing.T) {
+	l := openTestLog(t, t.TempDir(), smallConfig())
+	defer l.Close()
+	for i := 0; i < 40; i++ {
+		mustAppend(t, l, makeBatch(t, batchSpec{n: 5, valueSize: 40}))
+	}
+	if len(l.segments()) < 3 {
+		t.Fatalf("want rolled segments, have %d", len(l.segments()))
+	}
+	before := l.ProducerStateLoad()
+	cut := l.segments()[1].base + 1
+	if err := l.TruncateTo(cut); err != nil {
+		t.Fatal(err)
+	}
+	if after := l.ProducerStateLoad(); after != before {
+		t.Fatalf("truncation reloaded producer state: %+v, before %+v", after, before)
+	}
+	offs, err := l.ProducerSnapshotOffsets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range offs {
+		if o > l.LogEndOffset() {
+			t.Fatalf("snapshot at %d above the log end %d after truncation (all %v)", o, l.LogEndOffset(), offs)
+		}
+	}
+	// An idempotent producer afterwards starts from an empty table.
+	if _, err := l.Append(makeProducerBatch(t, 9, 0, 0, 2, time.Now().UnixMilli()), 7); err != nil {
+		t.Fatal(err)
+	}
+	if l.NumProducers() != 1 {
+		t.Fatalf("%d producers", l.NumProducers())
+	}
+}

@@ -289,7 +289,7 @@ func (l *Log) truncateToLocked(offset int64) (bool, error) {
 	}
 	// The table may remember removed batches: reload it from the newest
 	// snapshot at or below offset (those above are deleted) and the tail.
-	errs = append(errs, l.loadProducersLocked())
+	errs = append(errs, l.producersAfterTruncationLocked())
 	return true, errors.Join(errs...)
 }
 

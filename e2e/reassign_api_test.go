@@ -237,16 +237,7 @@ func TestIntegration_ReassignPartitionsAPI(t *testing.T) {
 		}
 		return nil
 	})
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(e.c.Bootstrap(), ",")...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"mv": {0: kgo.NewOffset().AtStart()}}), kgo.FetchMaxWait(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	var got []string
-	for len(got) < 1000 && ctx.Err() == nil {
-		consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
-	}
+	got := e.readPartition(ctx, "mv", 0, 1000)
 	for i, v := range got {
 		if v != fmt.Sprintf("mv-%05d", i) {
 			t.Fatalf("record %d after the move is %q", i, v)

@@ -124,16 +124,7 @@ func TestIntegration_ReassignPartitions(t *testing.T) {
 
 	// Data intact, and the partition takes writes on its new replicas.
 	produce(2000, 100)
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(e.c.Bootstrap(), ",")...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"ra": {0: kgo.NewOffset().AtStart()}}), kgo.FetchMaxWait(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	var got []string
-	for len(got) < 2100 && ctx.Err() == nil {
-		consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
-	}
+	got := e.readPartition(ctx, "ra", 0, 2100)
 	for i, v := range got {
 		if v != fmt.Sprintf("ra-%05d", i) {
 			t.Fatalf("record %d is %q", i, v)
@@ -142,4 +133,21 @@ func TestIntegration_ReassignPartitions(t *testing.T) {
 	if len(got) != 2100 {
 		t.Fatalf("read back %d records", len(got))
 	}
+}
+
+// readPartition reads the values of partition p of topic from its start
+// until it has n records or ctx ends.
+func (e *env) readPartition(ctx context.Context, topic string, p int32, n int) []string {
+	e.t.Helper()
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(e.c.Bootstrap(), ",")...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().AtStart()}}), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer consumer.Close()
+	var got []string
+	for len(got) < n && ctx.Err() == nil {
+		consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	return got
 }

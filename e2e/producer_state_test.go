@@ -220,24 +220,11 @@ func produceIdem(t *testing.T, ctx context.Context, conn *wire.Conn, pid int64, 
 
 func listLatest(t *testing.T, ctx context.Context, conn *wire.Conn, topic string) int64 {
 	t.Helper()
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.SetVersion(5)
-	req.ReplicaID = -1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = 0, -1, -1
-	rt.Partitions = []kmsg.ListOffsetsRequestTopicPartition{rp}
-	req.Topics = []kmsg.ListOffsetsRequestTopic{rt}
-	r, err := conn.Request(ctx, req)
-	if err != nil {
-		t.Fatal(err)
+	off := listOffsetErr(ctx, conn, topic, -1)
+	if off < 0 {
+		t.Fatalf("ListOffsets latest %s: %d", topic, off)
 	}
-	sp := r.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
-	if sp.ErrorCode != 0 {
-		t.Fatalf("ListOffsets %s: %v", topic, kerr.ErrorForCode(sp.ErrorCode))
-	}
-	return sp.Offset
+	return off
 }
 
 // producerLoad is one "loaded producer state" log line of the log store.

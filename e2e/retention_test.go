@@ -165,13 +165,20 @@ func produceBatch(t *testing.T, ctx context.Context, conn *wire.Conn, topic stri
 }
 
 func listEarliestErr(ctx context.Context, conn *wire.Conn, topic string) int64 {
+	return listOffsetErr(ctx, conn, topic, -2)
+}
+
+// listOffsetErr is ListOffsets v5 of partition 0 at timestamp (-1 latest,
+// -2 earliest): the offset, or minus the error code (-100 when the request
+// failed).
+func listOffsetErr(ctx context.Context, conn *wire.Conn, topic string, timestamp int64) int64 {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.SetVersion(5)
 	req.ReplicaID = -1
 	rt := kmsg.NewListOffsetsRequestTopic()
 	rt.Topic = topic
 	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = 0, -2, -1
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = 0, timestamp, -1
 	rt.Partitions = []kmsg.ListOffsetsRequestTopicPartition{rp}
 	req.Topics = []kmsg.ListOffsetsRequestTopic{rt}
 	r, err := conn.Request(ctx, req)

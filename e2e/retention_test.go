@@ -234,19 +234,5 @@ func fetchCode(t *testing.T, ctx context.Context, conn *wire.Conn, topic string,
 
 func deleteRecordsReq(t *testing.T, ctx context.Context, conn *wire.Conn, topic string, p int32, offset int64) (int64, int16) {
 	t.Helper()
-	req := kmsg.NewPtrDeleteRecordsRequest()
-	req.SetVersion(1)
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewDeleteRecordsRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
-	rp.Partition, rp.Offset = p, offset
-	rt.Partitions = []kmsg.DeleteRecordsRequestTopicPartition{rp}
-	req.Topics = []kmsg.DeleteRecordsRequestTopic{rt}
-	r, err := conn.Request(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp := r.(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0]
-	return sp.LowWatermark, sp.ErrorCode
+	return deleteRecordsWithin(t, ctx, conn, topic, p, offset, 5000)
 }

@@ -58,7 +58,7 @@ func (b *Broker) handleElectLeaders(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		return nil, err
 	}
 	byTopic := map[string]int{}
-	for _, tp := range sortedElectionTPs(results) {
+	for _, tp := range sortedTPs(results) {
 		r := results[tp]
 		if tps == nil && r.ErrorCode == kerr.ElectionNotNeeded.Code {
 			continue
@@ -107,13 +107,4 @@ func (b *Broker) awaitElectedLeaders(ctx context.Context, timeout time.Duration,
 		results[tp] = controller.ElectionResult{ErrorCode: kerr.RequestTimedOut.Code}
 	}
 	return nil
-}
-
-func sortedElectionTPs(m map[controller.TP]controller.ElectionResult) []controller.TP {
-	out := make([]controller.TP, 0, len(m))
-	for tp := range m {
-		out = append(out, tp)
-	}
-	controller.SortTPs(out)
-	return out
 }

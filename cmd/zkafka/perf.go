@@ -276,16 +276,6 @@ func kgoCompression(name string) (kgo.CompressionCodec, error) {
 	return kgo.NoCompression(), fmt.Errorf("compression.type %q: use none, gzip, snappy, lz4 or zstd", name)
 }
 
-func splitServers(s string) []string {
-	var out []string
-	for _, h := range strings.Split(s, ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
 func runPerfProduce(c *cli.Context) error {
 	// Kafka's tool takes several settings after one --producer-props
 	// (--producer-props acks=all linger.ms=5): name=value arguments are
@@ -311,7 +301,7 @@ func runPerfProduce(c *cli.Context) error {
 	case size <= 0:
 		return usageErrorf(c, "--record-size must be a positive number of bytes, e.g. --record-size 100")
 	}
-	opts = append(opts, kgo.SeedBrokers(splitServers(bootstrap)...), kgo.DefaultProduceTopic(topic),
+	opts = append(opts, kgo.SeedBrokers(splitList(bootstrap)...), kgo.DefaultProduceTopic(topic),
 		kgo.MaxBufferedRecords(1<<20), kgo.AllowAutoTopicCreation())
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -419,7 +409,7 @@ func runPerfConsume(c *cli.Context) error {
 	if c.Bool("from-latest") {
 		reset = kgo.NewOffset().AtEnd()
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(splitServers(bootstrap)...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(reset),
+	opts := []kgo.Opt{kgo.SeedBrokers(splitList(bootstrap)...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(reset),
 		kgo.FetchMaxPartitionBytes(int32(c.Int("fetch-size")))}
 	group := c.String("group")
 	joined := make(chan time.Time, 1)
